@@ -1,0 +1,3 @@
+DROP TABLE address_books;
+DROP TABLE credentials;
+DROP TABLE users;

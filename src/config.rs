@@ -1,0 +1,163 @@
+//! Settings. Precedence: command-line flags > environment variables > the optional TOML file
+//! (`--config`, `ROLODEX_CONFIG`) > defaults.
+//!
+//! | setting | flag | environment | TOML key | default |
+//! |---|---|---|---|---|
+//! | listen address | `--listen` | `ROLODEX_LISTEN` | `listen` | `127.0.0.1:8080` |
+//! | data directory | `--data-dir` | `ROLODEX_DATA_DIR` | `data_dir` | `./rolodex-data` |
+//! | external PostgreSQL | `--database-url` | `DATABASE_URL` | `database_url` | unset: managed |
+//! | PostgreSQL binaries | `--pg-bin` | `ROLODEX_PG_BIN` | `pg_bin` | discovered |
+//! | pool size | `--db-max-connections` | `ROLODEX_DB_MAX_CONNECTIONS` | `db_max_connections` | 16 |
+//! | statement timeout (s) | `--statement-timeout` | `ROLODEX_STATEMENT_TIMEOUT` | `statement_timeout` | 30 |
+//! | request body limit (bytes) | `--max-body-bytes` | `ROLODEX_MAX_BODY_BYTES` | `max_body_bytes` | 16 MiB |
+//! | log format | `--log-format` | `ROLODEX_LOG_FORMAT` | `log_format` | `human` |
+//! | log filter | | `RUST_LOG` | | `info` |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+use crate::db::PoolSettings;
+
+/// Flags shared by every command that touches the database.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DatabaseArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "ROLODEX_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the managed PostgreSQL cluster and other state.
+    #[arg(long, env = "ROLODEX_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Use this PostgreSQL server instead of the managed one (PostgreSQL 13+).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory holding the PostgreSQL server binaries (initdb, postgres).
+    #[arg(long, env = "ROLODEX_PG_BIN", global = true)]
+    pub pg_bin: Option<PathBuf>,
+    /// Maximum pooled database connections.
+    #[arg(long, env = "ROLODEX_DB_MAX_CONNECTIONS", global = true)]
+    pub db_max_connections: Option<usize>,
+    /// PostgreSQL statement_timeout, in seconds.
+    #[arg(long, env = "ROLODEX_STATEMENT_TIMEOUT", global = true)]
+    pub statement_timeout: Option<u64>,
+}
+
+/// Flags of `rolodex serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default: expose it deliberately (e.g. behind a TLS
+    /// proxy) with `--listen 0.0.0.0:8080`.
+    #[arg(long, env = "ROLODEX_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ROLODEX_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// `human` or `json`.
+    #[arg(long, env = "ROLODEX_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// The optional TOML file: the same settings, lowest precedence above the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    pg_bin: Option<PathBuf>,
+    db_max_connections: Option<usize>,
+    statement_timeout: Option<u64>,
+    max_body_bytes: Option<usize>,
+    log_format: Option<LogFormat>,
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone)]
+pub enum DatabaseLocation {
+    /// The managed PostgreSQL in the data directory.
+    Managed {
+        data_dir: PathBuf,
+        pg_bin: Option<PathBuf>,
+    },
+    External {
+        url: String,
+    },
+}
+
+/// Fully resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database: DatabaseLocation,
+    pub pool: PoolSettings,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./rolodex-data";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+}
+
+impl Settings {
+    /// Merges flags/env (already combined by clap), the TOML file and defaults.
+    pub fn resolve(db: &DatabaseArgs, serve: &ServeArgs) -> Result<Settings, String> {
+        let file = match &db.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let defaults = PoolSettings::default();
+        let database = match db.database_url.clone().or(file.database_url) {
+            Some(url) if !url.trim().is_empty() => DatabaseLocation::External { url },
+            _ => DatabaseLocation::Managed {
+                data_dir: db
+                    .data_dir
+                    .clone()
+                    .or(file.data_dir)
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+                pg_bin: db.pg_bin.clone().or(file.pg_bin),
+            },
+        };
+        Ok(Settings {
+            listen: serve
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address")),
+            database,
+            pool: PoolSettings {
+                max_connections: db
+                    .db_max_connections
+                    .or(file.db_max_connections)
+                    .unwrap_or(defaults.max_connections)
+                    .max(1),
+                wait_timeout: defaults.wait_timeout,
+                statement_timeout: db
+                    .statement_timeout
+                    .or(file.statement_timeout)
+                    .map(Duration::from_secs)
+                    .unwrap_or(defaults.statement_timeout),
+            },
+            max_body_bytes: serve
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            log_format: serve.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! The database layer: the diesel schema, row types and the connection pool. Only `store` uses
+//! this module; nothing above the store sees diesel.
+
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+/// Migrations compiled into the binary, so `rolodex serve` and `rolodex migrate` need no files.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type PgPool = Pool<AsyncPgConnection>;
+pub type PgConn = Object<AsyncPgConnection>;
+
+/// Pool sizing and per-statement limits.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: usize,
+    /// How long a request waits for a free connection before failing with "busy".
+    pub wait_timeout: Duration,
+    /// PostgreSQL `statement_timeout` for every pooled connection: a runaway query is cancelled
+    /// by the server rather than holding a connection forever.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            wait_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Builds the pool. Connections are opened lazily; `statement_timeout` is set on each new one.
+pub fn build_pool(database_url: &str, settings: &PoolSettings) -> Result<PgPool, String> {
+    let timeout_ms = settings.statement_timeout.as_millis();
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(database_url, config);
+    Pool::builder(manager)
+        .max_size(settings.max_connections)
+        .wait_timeout(Some(settings.wait_timeout))
+        .create_timeout(Some(settings.wait_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Runs pending migrations on a dedicated connection and returns their names. Diesel's
+/// migration harness is synchronous, so it runs on a blocking thread.
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, String> {
+    let conn = AsyncPgConnection::establish(database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
+        let mut harness = diesel_async::async_connection_wrapper::AsyncConnectionWrapper::<
+            AsyncPgConnection,
+        >::from(conn);
+        harness
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(|v| v.to_string()).collect())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

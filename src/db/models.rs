@@ -1,0 +1,182 @@
+//! Row types: what diesel reads from and writes to each table. Plain data; the mapping to and
+//! from the domain model lives in `store`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::*;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = credentials)]
+pub struct CredentialRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = address_books)]
+pub struct AddressBookRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub slug: String,
+    pub display_name: String,
+    pub description: String,
+    pub revision: i64,
+    pub oldest_revision: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A full contact row: identity, the stored card, and the projection columns.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = contacts)]
+pub struct ContactRow {
+    pub id: i64,
+    pub address_book_id: i64,
+    pub uid: String,
+    pub href: String,
+    pub kind: String,
+    pub vcard: String,
+    pub vcard_version: i16,
+    pub etag: String,
+    pub revision: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub display_name: Option<String>,
+    pub prefix: Option<String>,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub suffix: Option<String>,
+    pub phonetic_first_name: Option<String>,
+    pub phonetic_middle_name: Option<String>,
+    pub phonetic_last_name: Option<String>,
+    pub nickname: Option<String>,
+    pub company: Option<String>,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    pub has_inline_photo: bool,
+    pub conversation_id: Option<String>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub public_key: Option<String>,
+    pub owner_identity: Option<String>,
+    pub drop_urls: Vec<String>,
+    pub module_data: serde_json::Value,
+    pub categories: Vec<String>,
+    pub note: Option<String>,
+    pub search_text: String,
+    pub sort_name: String,
+}
+
+/// What a write sets on a contact row. Used both to insert and (as a changeset, where `None`
+/// clears the column) to update, so a projection column can never be left stale.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+pub struct ContactWrite {
+    pub uid: String,
+    pub href: String,
+    pub kind: String,
+    pub vcard: String,
+    pub vcard_version: i16,
+    pub etag: String,
+    pub revision: i64,
+    pub updated_at: DateTime<Utc>,
+    pub display_name: Option<String>,
+    pub prefix: Option<String>,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub suffix: Option<String>,
+    pub phonetic_first_name: Option<String>,
+    pub phonetic_middle_name: Option<String>,
+    pub phonetic_last_name: Option<String>,
+    pub nickname: Option<String>,
+    pub company: Option<String>,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    pub has_inline_photo: bool,
+    pub conversation_id: Option<String>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub public_key: Option<String>,
+    pub owner_identity: Option<String>,
+    pub drop_urls: Vec<String>,
+    pub module_data: serde_json::Value,
+    pub categories: Vec<String>,
+    pub note: Option<String>,
+    pub search_text: String,
+    pub sort_name: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contact_emails)]
+pub struct EmailRow {
+    pub contact_id: i64,
+    pub position: i32,
+    pub kind: String,
+    pub address: String,
+    pub address_folded: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contact_phones)]
+pub struct PhoneRow {
+    pub contact_id: i64,
+    pub position: i32,
+    pub kind: String,
+    pub number: String,
+    pub normalized: Option<String>,
+    pub digits: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contact_addresses)]
+pub struct AddressRow {
+    pub contact_id: i64,
+    pub position: i32,
+    pub kind: String,
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub zip: Option<String>,
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = group_members)]
+pub struct GroupMemberRow {
+    pub group_id: i64,
+    pub position: i32,
+    pub member_ref: String,
+    pub member_uid: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = changes)]
+pub struct ChangeRow {
+    pub id: i64,
+    pub address_book_id: i64,
+    pub revision: i64,
+    pub contact_id: i64,
+    pub uid: String,
+    pub href: String,
+    pub op: String,
+    pub changed_at: DateTime<Utc>,
+}

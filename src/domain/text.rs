@@ -1,0 +1,73 @@
+//! Text folding for search and ordering: lower case, accents removed, whitespace collapsed, so
+//! "José Müller" is found by "jose muller". Done in Rust so the database needs no `unaccent`.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Case- and accent-folded form of `text`.
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = true;
+    for c in text.nfkd().filter(|c| !is_combining_mark(*c)) {
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+            continue;
+        }
+        // Letters without a decomposition that still carry a "base" letter users type instead.
+        match c {
+            'ß' => out.push_str("ss"),
+            'æ' | 'Æ' => out.push_str("ae"),
+            'ø' | 'Ø' => out.push('o'),
+            'ł' | 'Ł' => out.push('l'),
+            'đ' | 'Đ' => out.push('d'),
+            'œ' | 'Œ' => out.push_str("oe"),
+            _ => out.extend(c.to_lowercase()),
+        }
+        last_space = false;
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// Folds several optional parts and joins the non-empty ones with single spaces.
+pub fn fold_join<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    let mut out = String::new();
+    for part in parts.into_iter().flatten() {
+        let folded = fold(part);
+        if folded.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&folded);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_accents_and_space() {
+        assert_eq!(fold("  José   MÜLLER "), "jose muller");
+        assert_eq!(fold("Straße"), "strasse");
+        assert_eq!(fold("Łódź"), "lodz");
+        assert_eq!(fold("Ｆｕｌｌ"), "full");
+        assert_eq!(fold("李小龍"), "李小龍");
+    }
+
+    #[test]
+    fn joins_non_empty_parts() {
+        assert_eq!(
+            fold_join([Some("Émile"), None, Some(" "), Some("Zola")]),
+            "emile zola"
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! Rolodex: a self-hosted contacts server. One PostgreSQL-backed record store, two front ends
+//! (GraphQL and CardDAV) serving the same records.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from flags, `ROLODEX_*` environment variables and a TOML file.
+//! - [`telemetry`]: logging setup.
+//! - [`app`]: shared state and the router mounting every front end.
+//! - [`pg`]: the managed local PostgreSQL (the embedded default).
+//! - [`auth`]: Basic/Bearer authentication, password and token hashing.
+//! - [`domain`]: pure model and rules: contacts, the vCard mapping, phones, ETags.
+//! - [`store`]: the application service both front ends call; owns transactions and tenancy.
+//! - [`db`]: diesel schema, rows and the pool; used only by `store`.
+//!
+//! Dependencies point one way: front ends -> `store`, `domain`, `auth`; `store` -> `db`,
+//! `domain`; `domain` -> nothing inside the crate.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod pg;
+pub mod store;
+pub mod telemetry;

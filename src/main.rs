@@ -1,0 +1,319 @@
+//! The `rolodex` command: serve, migrate, and account administration.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use rolodex::app::{AppState, build_router};
+use rolodex::auth::secret;
+use rolodex::config::{DatabaseArgs, DatabaseLocation, ServeArgs, Settings};
+use rolodex::pg::{ManagedPostgres, PgError, running_cluster_url};
+use rolodex::store::{CredentialKind, NewCredential, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rolodex",
+    version,
+    about = "Self-hosted contacts server (GraphQL + CardDAV)"
+)]
+struct Cli {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (starts the managed PostgreSQL unless DATABASE_URL is set).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage app passwords (HTTP Basic passwords for CardDAV clients).
+    AppPassword {
+        #[command(subcommand)]
+        command: AppPasswordCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user with a default address book. Prints a generated password unless
+    /// --password-stdin is given.
+    Add {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (from stdin with --password-stdin, else generated and printed).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a bearer token for a user and print it (it is shown only once).
+    Create {
+        name: String,
+        /// A label to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AppPasswordCommand {
+    /// Create an app password for a user and print it (it is shown only once).
+    Create {
+        name: String,
+        /// A label, e.g. the device it is for.
+        #[arg(long, default_value = "device")]
+        label: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let serve_args = match &cli.command {
+        Command::Serve(args) => args.clone(),
+        _ => ServeArgs::default(),
+    };
+    let settings = Settings::resolve(&cli.database, &serve_args)?;
+    rolodex::telemetry::init(settings.log_format);
+    // Administrative commands may run beside a serving process on the same data directory.
+    let may_attach = !matches!(cli.command, Command::Serve(_));
+    let database = Database::open(&settings, may_attach).await?;
+    let outcome = match cli.command {
+        Command::Serve(_) => serve(&settings, &database.store).await,
+        Command::Migrate => Ok(()),
+        Command::User { command } => user(&database.store, command).await,
+        Command::Token {
+            command: TokenCommand::Create { name, label },
+        } => create_credential(&database.store, &name, CredentialKind::Token, &label).await,
+        Command::AppPassword {
+            command: AppPasswordCommand::Create { name, label },
+        } => create_credential(&database.store, &name, CredentialKind::AppPassword, &label).await,
+    };
+    database.close().await;
+    outcome
+}
+
+/// The store plus, on the embedded default, the PostgreSQL we started.
+struct Database {
+    store: Store,
+    managed: Option<ManagedPostgres>,
+}
+
+impl Database {
+    async fn open(settings: &Settings, may_attach: bool) -> Result<Database, String> {
+        let (url, managed) = match &settings.database {
+            DatabaseLocation::External { url } => (url.clone(), None),
+            DatabaseLocation::Managed { data_dir, pg_bin } => {
+                match ManagedPostgres::start(data_dir, pg_bin.as_deref()).await {
+                    Ok(pg) => {
+                        tracing::info!(data_dir = %data_dir.display(), "managed PostgreSQL is up");
+                        (pg.database_url(), Some(pg))
+                    }
+                    Err(e @ PgError::DataDirInUse { .. }) => {
+                        match running_cluster_url(data_dir).filter(|_| may_attach) {
+                            Some(url) => (url, None),
+                            None => return Err(e.to_string()),
+                        }
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        };
+        let store = match Store::connect(&url, &settings.pool).await {
+            Ok(store) => store,
+            Err(e) => {
+                if let Some(pg) = managed {
+                    let _ = pg.stop().await;
+                }
+                return Err(format!("cannot connect to PostgreSQL: {e}"));
+            }
+        };
+        let applied = match store.migrate().await {
+            Ok(applied) => applied,
+            Err(e) => {
+                if let Some(pg) = managed {
+                    let _ = pg.stop().await;
+                }
+                return Err(format!("migrations failed: {e}"));
+            }
+        };
+        for version in applied {
+            tracing::info!(%version, "applied migration");
+        }
+        Ok(Database { store, managed })
+    }
+
+    async fn close(self) {
+        drop(self.store);
+        if let Some(pg) = self.managed
+            && let Err(e) = pg.stop().await
+        {
+            eprintln!("warning: stopping PostgreSQL: {e}");
+        }
+    }
+}
+
+async fn serve(settings: &Settings, store: &Store) -> Result<(), String> {
+    let state = AppState::new(store.clone(), settings.max_body_bytes);
+    let router = build_router(state);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%address, "rolodex is listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+async fn user(store: &Store, command: UserCommand) -> Result<(), String> {
+    match command {
+        UserCommand::Add {
+            name,
+            password_stdin,
+        } => {
+            let (password, generated) = obtain_password(password_stdin)?;
+            let hash = hash_password(password.clone()).await?;
+            let user = store
+                .create_user(&name, &hash)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("created user {} with address book \"contacts\"", user.name);
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let (password, generated) = obtain_password(password_stdin)?;
+            let hash = hash_password(password.clone()).await?;
+            store
+                .set_password_hash(&name, &hash)
+                .await
+                .map_err(|e| format!("user {name:?}: {e}"))?;
+            println!("password of {name} changed");
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The password from stdin (first line, without the newline), or a generated one.
+fn obtain_password(from_stdin: bool) -> Result<(String, bool), String> {
+    if !from_stdin {
+        return Ok((secret::generate_password(), true));
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err("the password read from stdin is empty".into());
+    }
+    Ok((password, false))
+}
+
+async fn hash_password(password: String) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || secret::hash_password(&password))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+async fn create_credential(
+    store: &Store,
+    user_name: &str,
+    kind: CredentialKind,
+    label: &str,
+) -> Result<(), String> {
+    let secret = match kind {
+        CredentialKind::Token => secret::generate_token(),
+        CredentialKind::AppPassword => secret::generate_password(),
+    };
+    store
+        .add_credential(
+            user_name,
+            NewCredential {
+                kind,
+                label,
+                secret_hash: &secret::hash_secret(&secret),
+            },
+        )
+        .await
+        .map_err(|e| format!("user {user_name:?}: {e}"))?;
+    // The secret itself is stored nowhere: this is the only time it is shown.
+    println!("{secret}");
+    Ok(())
+}

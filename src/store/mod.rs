@@ -1,0 +1,185 @@
+//! The store: THE application service both front ends (GraphQL, CardDAV) and the CLI call.
+//! It owns transactions, tenancy (every call takes the acting [`Principal`] and only ever touches
+//! that user's rows), ETag preconditions, revisions, the change log and change notifications.
+//!
+//! Writes keep one invariant: the stored vCard, its projection columns, the address book's
+//! revision and the change-log row change together in one transaction, or not at all.
+
+mod accounts;
+mod changes;
+mod projection;
+mod reads;
+mod writes;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::db::{self, PgConn, PgPool, PoolSettings};
+use crate::domain::contact::{CardKind, ContactFields, ValidationError};
+use crate::domain::vcard::VCardError;
+
+pub use crate::domain::principal::Principal;
+pub use accounts::{CredentialInfo, CredentialKind, NewCredential, UserInfo};
+pub use changes::{ChangeOp, ChangeSet, ChangedContact};
+pub use reads::{ContactListQuery, Page};
+pub use writes::{Precondition, PutOutcome};
+
+/// PostgreSQL channel on which every committed change is announced (payload: JSON with
+/// `address_book_id`, `revision`, `contact_id`, `op`). NOTIFY is transactional, so listeners
+/// hear of a change only once it is committed, from any server process.
+pub const CHANGE_CHANNEL: &str = "rolodex_changes";
+
+/// Everything a store call can fail with. Front ends map this once each (HTTP status +
+/// precondition element for CardDAV, `extensions.code` for GraphQL).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing does not exist *for this principal* (another user's ids land here too).
+    #[error("not found")]
+    NotFound,
+    /// An `If-Match`/`ifMatch` ETag (or `If-None-Match: *`) did not hold.
+    #[error("precondition failed: the resource has changed (current etag {current:?})")]
+    PreconditionFailed { current: Option<String> },
+    /// Another live card in the same address book already has this UID.
+    #[error("a card with UID {uid:?} already exists at {existing_href:?}")]
+    UidConflict { uid: String, existing_href: String },
+    /// The vCard text could not be understood.
+    #[error("invalid vCard: {0}")]
+    InvalidCard(#[from] VCardError),
+    /// A model value broke a rule.
+    #[error("invalid value for {}", .0)]
+    Validation(#[from] ValidationError),
+    /// A name or slug that must be unique is taken (user name, address book slug).
+    #[error("{what} {name:?} already exists")]
+    AlreadyExists { what: &'static str, name: String },
+    /// A sync token / change-feed revision the store cannot answer from.
+    #[error("unknown or expired sync token")]
+    InvalidSyncToken,
+    #[error("authentication failed")]
+    Unauthenticated,
+    /// The pool had no free connection in time, or the server could not be reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(DieselError),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_owned())
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An address book as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressBook {
+    pub id: i64,
+    pub slug: String,
+    pub display_name: String,
+    pub description: String,
+    /// Bumped by every write; CardDAV `getctag`/`sync-token` and GraphQL change tokens derive
+    /// from it.
+    pub revision: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Slug of the address book every new user gets.
+pub const DEFAULT_ADDRESS_BOOK: &str = "contacts";
+
+/// One stored card with its metadata and typed projection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRecord {
+    pub id: i64,
+    pub address_book_id: i64,
+    pub uid: String,
+    /// Resource name inside the address book (CardDAV path segment, decoded).
+    pub href: String,
+    pub kind: CardKind,
+    /// The stored card text: exactly the bytes a CardDAV client PUT, or what a model write
+    /// rendered.
+    pub vcard: String,
+    /// 21, 30 or 40.
+    pub vcard_version: i16,
+    /// Unquoted strong ETag (hash of `vcard`).
+    pub etag: String,
+    pub revision: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub fields: ContactFields,
+}
+
+/// The store handle: cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    database_url: String,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a pool on `database_url` and checks that a connection can be made.
+    pub async fn connect(database_url: &str, settings: &PoolSettings) -> StoreResult<Store> {
+        let pool = db::build_pool(database_url, settings).map_err(StoreError::Unavailable)?;
+        let store = Store {
+            pool,
+            database_url: database_url.to_owned(),
+        };
+        drop(store.conn().await?);
+        Ok(store)
+    }
+
+    /// Applies pending migrations; returns the versions applied.
+    pub async fn migrate(&self) -> StoreResult<Vec<String>> {
+        db::run_migrations(&self.database_url)
+            .await
+            .map_err(StoreError::Unavailable)
+    }
+
+    /// The URL this store connects to (for LISTEN connections of the subscription layer).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    async fn conn(&self) -> StoreResult<PgConn> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Round-trips to the database: used by `/healthz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok(())
+    }
+}
+
+/// Maps a unique-violation on `constraint` to `on_violation`, anything else through `From`.
+fn unique_violation(error: DieselError, constraint: &str, on_violation: StoreError) -> StoreError {
+    match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(constraint) =>
+        {
+            on_violation
+        }
+        _ => StoreError::from(error),
+    }
+}

@@ -1,0 +1,289 @@
+//! The projection: how a card's extracted [`ContactFields`] become typed columns and child rows,
+//! and how rows become fields again on read paths (so reads never parse vCards).
+
+use chrono::Utc;
+
+use crate::db::models::{AddressRow, ContactRow, ContactWrite, EmailRow, GroupMemberRow, PhoneRow};
+use crate::domain::contact::{
+    Address, AddressKind, CardKind, ContactFields, Email, EmailKind, Phone, PhoneKind,
+};
+use crate::domain::{phone, text};
+
+/// Identity and storage values of a write, beside the extracted fields.
+pub(super) struct StoredCard<'a> {
+    pub uid: &'a str,
+    pub href: &'a str,
+    pub vcard: &'a str,
+    pub vcard_version: i16,
+    pub etag: &'a str,
+    pub revision: i64,
+}
+
+/// Child rows of one contact, before the contact id is known.
+pub(super) struct ChildRows {
+    pub emails: Vec<EmailRow>,
+    pub phones: Vec<PhoneRow>,
+    pub addresses: Vec<AddressRow>,
+    pub members: Vec<GroupMemberRow>,
+}
+
+pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> ContactWrite {
+    let search_text = text::fold_join(
+        [
+            &fields.display_name,
+            &fields.prefix,
+            &fields.first_name,
+            &fields.middle_name,
+            &fields.last_name,
+            &fields.suffix,
+            &fields.nickname,
+            &fields.phonetic_first_name,
+            &fields.phonetic_middle_name,
+            &fields.phonetic_last_name,
+            &fields.company,
+            &fields.department,
+            &fields.job_title,
+            &fields.username,
+        ]
+        .into_iter()
+        .map(|v| v.as_deref()),
+    );
+    let mut sort_name = text::fold_join([
+        fields.last_name.as_deref(),
+        fields.first_name.as_deref(),
+        fields.middle_name.as_deref(),
+    ]);
+    if sort_name.is_empty() {
+        sort_name = text::fold_join([
+            fields.display_name.as_deref(),
+            fields.company.as_deref(),
+            fields.username.as_deref(),
+        ]);
+    }
+    ContactWrite {
+        uid: card.uid.to_owned(),
+        href: card.href.to_owned(),
+        kind: fields.kind.as_str().to_owned(),
+        vcard: card.vcard.to_owned(),
+        vcard_version: card.vcard_version,
+        etag: card.etag.to_owned(),
+        revision: card.revision,
+        updated_at: Utc::now(),
+        display_name: fields.display_name.clone(),
+        prefix: fields.prefix.clone(),
+        first_name: fields.first_name.clone(),
+        middle_name: fields.middle_name.clone(),
+        last_name: fields.last_name.clone(),
+        suffix: fields.suffix.clone(),
+        phonetic_first_name: fields.phonetic_first_name.clone(),
+        phonetic_middle_name: fields.phonetic_middle_name.clone(),
+        phonetic_last_name: fields.phonetic_last_name.clone(),
+        nickname: fields.nickname.clone(),
+        company: fields.company.clone(),
+        department: fields.department.clone(),
+        job_title: fields.job_title.clone(),
+        username: fields.username.clone(),
+        avatar_url: fields.avatar_url.clone(),
+        has_inline_photo: fields.has_inline_photo,
+        conversation_id: fields.conversation_id.clone(),
+        last_active_at: fields.last_active_at,
+        public_key: fields.public_key.clone(),
+        owner_identity: fields.owner_identity.clone(),
+        drop_urls: fields.drop_urls.clone(),
+        module_data: serde_json::Value::Object(fields.module_data.clone()),
+        categories: fields.categories.clone(),
+        note: fields.note.clone(),
+        search_text,
+        sort_name,
+    }
+}
+
+/// `urn:uuid:abc` -> `abc`; a bare UID stays as it is. Members are joined by UID.
+pub(crate) fn member_uid(member_ref: &str) -> &str {
+    let trimmed = member_ref.trim();
+    match trimmed.get(..9) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("urn:uuid:") => &trimmed[9..],
+        _ => trimmed,
+    }
+}
+
+pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
+    let position = |i: usize| i32::try_from(i).unwrap_or(i32::MAX);
+    ChildRows {
+        emails: fields
+            .emails
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EmailRow {
+                contact_id,
+                position: position(i),
+                kind: email_kind_str(e.kind).to_owned(),
+                address: e.address.clone(),
+                address_folded: e.address.trim().to_lowercase(),
+            })
+            .collect(),
+        phones: fields
+            .phones
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PhoneRow {
+                contact_id,
+                position: position(i),
+                kind: phone_kind_str(p.kind).to_owned(),
+                number: p.number.clone(),
+                normalized: p
+                    .normalized
+                    .clone()
+                    .or_else(|| phone::normalize_e164(&p.number, phone::DEFAULT_REGION)),
+                digits: phone::digits(&p.number),
+            })
+            .collect(),
+        addresses: fields
+            .addresses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| AddressRow {
+                contact_id,
+                position: position(i),
+                kind: address_kind_str(a.kind).to_owned(),
+                street: a.street.clone(),
+                city: a.city.clone(),
+                state: a.state.clone(),
+                zip: a.zip.clone(),
+                country: a.country.clone(),
+            })
+            .collect(),
+        members: fields
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| GroupMemberRow {
+                group_id: contact_id,
+                position: position(i),
+                member_ref: m.clone(),
+                member_uid: member_uid(m).to_owned(),
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn email_kind_str(kind: EmailKind) -> &'static str {
+    match kind {
+        EmailKind::Primary => "primary",
+        EmailKind::Alternate => "alternate",
+    }
+}
+
+pub(super) fn phone_kind_str(kind: PhoneKind) -> &'static str {
+    match kind {
+        PhoneKind::Home => "home",
+        PhoneKind::Business => "business",
+        PhoneKind::Mobile => "mobile",
+        PhoneKind::Fax => "fax",
+        PhoneKind::Pager => "pager",
+        PhoneKind::Other => "other",
+    }
+}
+
+pub(super) fn address_kind_str(kind: AddressKind) -> &'static str {
+    match kind {
+        AddressKind::Home => "home",
+        AddressKind::Business => "business",
+        AddressKind::Other => "other",
+    }
+}
+
+fn email_kind(s: &str) -> EmailKind {
+    if s == "alternate" {
+        EmailKind::Alternate
+    } else {
+        EmailKind::Primary
+    }
+}
+
+fn phone_kind(s: &str) -> PhoneKind {
+    match s {
+        "business" => PhoneKind::Business,
+        "mobile" => PhoneKind::Mobile,
+        "fax" => PhoneKind::Fax,
+        "pager" => PhoneKind::Pager,
+        "other" => PhoneKind::Other,
+        _ => PhoneKind::Home,
+    }
+}
+
+fn address_kind(s: &str) -> AddressKind {
+    match s {
+        "business" => AddressKind::Business,
+        "other" => AddressKind::Other,
+        _ => AddressKind::Home,
+    }
+}
+
+/// Rebuilds the fields from a row and its children (children must be in position order).
+pub(super) fn fields_from_rows(
+    row: &ContactRow,
+    emails: &[&EmailRow],
+    phones: &[&PhoneRow],
+    addresses: &[&AddressRow],
+    members: &[&GroupMemberRow],
+) -> ContactFields {
+    ContactFields {
+        kind: CardKind::parse(&row.kind),
+        uid: Some(row.uid.clone()),
+        display_name: row.display_name.clone(),
+        prefix: row.prefix.clone(),
+        first_name: row.first_name.clone(),
+        middle_name: row.middle_name.clone(),
+        last_name: row.last_name.clone(),
+        suffix: row.suffix.clone(),
+        phonetic_first_name: row.phonetic_first_name.clone(),
+        phonetic_middle_name: row.phonetic_middle_name.clone(),
+        phonetic_last_name: row.phonetic_last_name.clone(),
+        nickname: row.nickname.clone(),
+        company: row.company.clone(),
+        department: row.department.clone(),
+        job_title: row.job_title.clone(),
+        emails: emails
+            .iter()
+            .map(|e| Email {
+                kind: email_kind(&e.kind),
+                address: e.address.clone(),
+            })
+            .collect(),
+        phones: phones
+            .iter()
+            .map(|p| Phone {
+                kind: phone_kind(&p.kind),
+                number: p.number.clone(),
+                normalized: p.normalized.clone(),
+            })
+            .collect(),
+        addresses: addresses
+            .iter()
+            .map(|a| Address {
+                kind: address_kind(&a.kind),
+                street: a.street.clone(),
+                city: a.city.clone(),
+                state: a.state.clone(),
+                zip: a.zip.clone(),
+                country: a.country.clone(),
+            })
+            .collect(),
+        username: row.username.clone(),
+        avatar_url: row.avatar_url.clone(),
+        has_inline_photo: row.has_inline_photo,
+        conversation_id: row.conversation_id.clone(),
+        last_active_at: row.last_active_at,
+        public_key: row.public_key.clone(),
+        owner_identity: row.owner_identity.clone(),
+        drop_urls: row.drop_urls.clone(),
+        module_data: match &row.module_data {
+            serde_json::Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        },
+        categories: row.categories.clone(),
+        note: row.note.clone(),
+        members: members.iter().map(|m| m.member_ref.clone()).collect(),
+    }
+}

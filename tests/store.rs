@@ -1,0 +1,658 @@
+//! The record store against a real PostgreSQL: CRUD, ETag preconditions, concurrent writers,
+//! the change log, tenant isolation and atomicity of failed writes.
+
+mod common;
+
+use rolodex::domain::contact::{CardKind, ContactPatch, Email, EmailKind, Phone, PhoneKind};
+use rolodex::store::{ChangeOp, ContactListQuery, Precondition, StoreError};
+
+fn picard() -> ContactPatch {
+    ContactPatch {
+        prefix: Some(Some("Captain".into())),
+        first_name: Some(Some("Jean-Luc".into())),
+        last_name: Some(Some("Picard".into())),
+        nickname: Some(Some("Captain Picard".into())),
+        company: Some(Some("United Federation of Planets".into())),
+        department: Some(Some("Starfleet".into())),
+        job_title: Some(Some("Ship's Captain".into())),
+        emails: Some(vec![Email {
+            kind: EmailKind::Primary,
+            address: "jean-luc.picard@example.com".into(),
+        }]),
+        phones: Some(vec![Phone {
+            kind: PhoneKind::Business,
+            number: "(999) 999-9999".into(),
+            normalized: None,
+        }]),
+        ..ContactPatch::default()
+    }
+}
+
+fn card(uid: &str, name: &str) -> String {
+    format!(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\nX-CUSTOM-THING;X-PARAM=1:kept\r\nEND:VCARD\r\n"
+    )
+}
+
+#[tokio::test]
+async fn crud_through_the_store() {
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+
+    let created = store.create_contact(&alice, book, &picard()).await.unwrap();
+    assert_eq!(created.fields.first_name.as_deref(), Some("Jean-Luc"));
+    assert_eq!(
+        created.fields.display_name.as_deref(),
+        Some("Captain Jean-Luc Picard")
+    );
+    assert_eq!(
+        created.fields.phones[0].normalized.as_deref(),
+        Some("+19999999999")
+    );
+    assert_eq!(created.href, format!("{}.vcf", created.uid));
+    assert_eq!(created.vcard_version, 40);
+
+    let fetched = store.get_contact(&alice, created.id).await.unwrap();
+    assert_eq!(fetched, created);
+
+    let patch = ContactPatch {
+        nickname: Some(Some("Locutus".into())),
+        ..ContactPatch::default()
+    };
+    let patched = store
+        .patch_contact(&alice, created.id, &patch, Some(&created.etag))
+        .await
+        .unwrap();
+    assert_eq!(patched.fields.nickname.as_deref(), Some("Locutus"));
+    assert_eq!(patched.fields.company, created.fields.company);
+    assert_eq!(patched.fields.emails, created.fields.emails);
+    assert_ne!(patched.etag, created.etag);
+    assert!(patched.revision > created.revision);
+
+    // Full replace: what is not given is cleared.
+    let mut replacement = patched.fields.clone();
+    replacement.company = None;
+    replacement.emails.clear();
+    let replaced = store
+        .replace_contact(&alice, created.id, &replacement, None)
+        .await
+        .unwrap();
+    assert_eq!(replaced.fields.company, None);
+    assert!(replaced.fields.emails.is_empty());
+    assert_eq!(replaced.fields.nickname.as_deref(), Some("Locutus"));
+
+    let page = store
+        .list_contacts(
+            &alice,
+            &ContactListQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(!page.has_more);
+
+    store
+        .delete_contact(&alice, created.id, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_contact(&alice, created.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let with_tombstones = store
+        .list_contacts(
+            &alice,
+            &ContactListQuery {
+                limit: 10,
+                include_deleted: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(with_tombstones.items.len(), 1);
+    assert!(with_tombstones.items[0].deleted_at.is_some());
+}
+
+#[tokio::test]
+async fn groups_are_cards_with_members() {
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+    let riker = store
+        .create_contact(
+            &alice,
+            book,
+            &ContactPatch {
+                first_name: Some(Some("William".into())),
+                last_name: Some(Some("Riker".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let group = store
+        .create_contact(
+            &alice,
+            book,
+            &ContactPatch {
+                kind: Some(CardKind::Group),
+                display_name: Some(Some("Bridge Crew".into())),
+                members: Some(vec![format!("urn:uuid:{}", riker.uid)]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(group.kind, CardKind::Group);
+    assert_eq!(
+        group.fields.members,
+        vec![format!("urn:uuid:{}", riker.uid)]
+    );
+    assert!(group.vcard.contains("KIND:group"), "{}", group.vcard);
+    let groups = store
+        .list_contacts(
+            &alice,
+            &ContactListQuery {
+                kind: Some(CardKind::Group),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(groups.items.len(), 1);
+    assert_eq!(
+        groups.items[0].fields.display_name.as_deref(),
+        Some("Bridge Crew")
+    );
+}
+
+#[tokio::test]
+async fn paging_with_has_more() {
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+    for i in 0..5 {
+        store
+            .put_vcard(
+                &alice,
+                book,
+                &format!("c{i}.vcf"),
+                &card(&format!("u{i}"), &format!("N{i}")),
+                Precondition::None,
+            )
+            .await
+            .unwrap();
+    }
+    let first = store
+        .list_contacts(
+            &alice,
+            &ContactListQuery {
+                limit: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 2);
+    assert!(first.has_more);
+    let mut seen: Vec<String> = first.items.iter().map(|c| c.uid.clone()).collect();
+    let mut after = first.items.last().map(|c| c.id);
+    loop {
+        let page = store
+            .list_contacts(
+                &alice,
+                &ContactListQuery {
+                    limit: 2,
+                    after_id: after,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|c| c.uid.clone()));
+        after = page.items.last().map(|c| c.id);
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(seen, vec!["u0", "u1", "u2", "u3", "u4"]);
+}
+
+#[tokio::test]
+async fn stale_etag_is_a_precondition_failure() {
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+    let first = store
+        .put_vcard(
+            &alice,
+            book,
+            "a.vcf",
+            &card("uid-a", "Ann"),
+            Precondition::IfNoneMatchAny,
+        )
+        .await
+        .unwrap();
+    assert!(first.created);
+    let old_etag = first.record.etag.clone();
+    let second = store
+        .put_vcard(
+            &alice,
+            book,
+            "a.vcf",
+            &card("uid-a", "Anne"),
+            Precondition::IfMatch(format!("\"{old_etag}\"")),
+        )
+        .await
+        .unwrap();
+    assert!(!second.created);
+
+    let stale = store
+        .put_vcard(
+            &alice,
+            book,
+            "a.vcf",
+            &card("uid-a", "Annie"),
+            Precondition::IfMatch(old_etag.clone()),
+        )
+        .await;
+    match stale {
+        Err(StoreError::PreconditionFailed { current }) => {
+            assert_eq!(current.as_deref(), Some(second.record.etag.as_str()))
+        }
+        other => panic!("expected a precondition failure, got {other:?}"),
+    }
+    let stale_patch = store
+        .patch_contact(
+            &alice,
+            first.record.id,
+            &ContactPatch {
+                nickname: Some(Some("x".into())),
+                ..Default::default()
+            },
+            Some(&old_etag),
+        )
+        .await;
+    assert!(matches!(
+        stale_patch,
+        Err(StoreError::PreconditionFailed { .. })
+    ));
+    let create_over = store
+        .put_vcard(
+            &alice,
+            book,
+            "a.vcf",
+            &card("uid-a", "Other"),
+            Precondition::IfNoneMatchAny,
+        )
+        .await;
+    assert!(matches!(
+        create_over,
+        Err(StoreError::PreconditionFailed { .. })
+    ));
+    // Nothing of the refused writes landed.
+    let now = store.get_contact(&alice, first.record.id).await.unwrap();
+    assert_eq!(now.fields.display_name.as_deref(), Some("Anne"));
+    assert_eq!(now.etag, second.record.etag);
+}
+
+#[tokio::test]
+async fn concurrent_writers_with_the_same_etag_exactly_one_wins() {
+    let store = common::store().await;
+    let other_pool = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+    for round in 0..10 {
+        let href = format!("race-{round}.vcf");
+        let uid = format!("race-{round}");
+        let base = store
+            .put_vcard(&alice, book, &href, &card(&uid, "Base"), Precondition::None)
+            .await
+            .unwrap();
+        let etag = Precondition::IfMatch(base.record.etag.clone());
+        let (card_a, card_b) = (card(&uid, "Writer A"), card(&uid, "Writer B"));
+        let (a, b) = tokio::join!(
+            store.put_vcard(&alice, book, &href, &card_a, etag.clone()),
+            other_pool.put_vcard(&alice, book, &href, &card_b, etag.clone()),
+        );
+        let winners = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+        assert_eq!(winners, 1, "round {round}: a={a:?} b={b:?}");
+        let loser = if a.is_ok() { b } else { a };
+        assert!(matches!(loser, Err(StoreError::PreconditionFailed { .. })));
+        let stored = store
+            .get_contact_by_href(&alice, book, &href)
+            .await
+            .unwrap();
+        let expected = if stored.fields.display_name.as_deref() == Some("Writer A") {
+            "Writer A"
+        } else {
+            "Writer B"
+        };
+        assert_eq!(stored.fields.display_name.as_deref(), Some(expected));
+    }
+}
+
+#[tokio::test]
+async fn change_log_reports_puts_and_deletions_in_order() {
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+    let start = store.get_address_book(&alice, book).await.unwrap().revision;
+
+    let a = store
+        .put_vcard(&alice, book, "a.vcf", &card("a", "A"), Precondition::None)
+        .await
+        .unwrap();
+    let b = store
+        .put_vcard(&alice, book, "b.vcf", &card("b", "B"), Precondition::None)
+        .await
+        .unwrap();
+    let mid = store.get_address_book(&alice, book).await.unwrap().revision;
+    store
+        .put_vcard(&alice, book, "a.vcf", &card("a", "A2"), Precondition::None)
+        .await
+        .unwrap();
+    store
+        .delete_contact(&alice, b.record.id, None)
+        .await
+        .unwrap();
+    let c = store
+        .put_vcard(&alice, book, "c.vcf", &card("c", "C"), Precondition::None)
+        .await
+        .unwrap();
+
+    let all = store.changes_since(&alice, book, start).await.unwrap();
+    let summary: Vec<(String, ChangeOp)> =
+        all.changes.iter().map(|c| (c.href.clone(), c.op)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("a.vcf".to_string(), ChangeOp::Put),
+            ("b.vcf".to_string(), ChangeOp::Delete),
+            ("c.vcf".to_string(), ChangeOp::Put),
+        ]
+    );
+    assert_eq!(all.revision, c.record.revision);
+    let revisions: Vec<i64> = all.changes.iter().map(|c| c.revision).collect();
+    assert!(revisions.windows(2).all(|w| w[0] < w[1]));
+
+    let since_mid = store.changes_since(&alice, book, mid).await.unwrap();
+    assert_eq!(
+        since_mid
+            .upserts()
+            .map(|c| c.contact_id)
+            .collect::<Vec<_>>(),
+        vec![a.record.id, c.record.id]
+    );
+    assert_eq!(
+        since_mid
+            .deletions()
+            .map(|c| c.uid.as_str())
+            .collect::<Vec<_>>(),
+        vec!["b"]
+    );
+
+    let none = store
+        .changes_since(&alice, book, all.revision)
+        .await
+        .unwrap();
+    assert!(none.changes.is_empty());
+    assert!(matches!(
+        store.changes_since(&alice, book, all.revision + 1).await,
+        Err(StoreError::InvalidSyncToken)
+    ));
+}
+
+#[tokio::test]
+async fn tenant_isolation() {
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let mallory = common::user(&store, "mallory").await;
+    let alice_book = common::default_book(&store, &alice).await;
+    let secret = store
+        .put_vcard(
+            &alice,
+            alice_book,
+            "secret.vcf",
+            &card("secret", "Secret Person"),
+            Precondition::None,
+        )
+        .await
+        .unwrap()
+        .record;
+    let revision_before = store
+        .get_address_book(&alice, alice_book)
+        .await
+        .unwrap()
+        .revision;
+
+    assert!(matches!(
+        store.get_contact(&mallory, secret.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .get_contact_by_href(&mallory, alice_book, "secret.vcf")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .get_contacts(&mallory, &[secret.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = store
+        .list_contacts(
+            &mallory,
+            &ContactListQuery {
+                limit: 100,
+                address_book_id: Some(alice_book),
+                include_deleted: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+    assert!(matches!(
+        store.get_address_book(&mallory, alice_book).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        !store
+            .list_address_books(&mallory)
+            .await
+            .unwrap()
+            .iter()
+            .any(|b| b.id == alice_book)
+    );
+    assert!(matches!(
+        store
+            .patch_contact(
+                &mallory,
+                secret.id,
+                &ContactPatch {
+                    nickname: Some(Some("pwned".into())),
+                    ..Default::default()
+                },
+                None
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_contact(&mallory, secret.id, None).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .delete_contact_by_href(&mallory, alice_book, "secret.vcf", Precondition::None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .put_vcard(
+                &mallory,
+                alice_book,
+                "secret.vcf",
+                &card("secret", "Overwritten"),
+                Precondition::None
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.changes_since(&mallory, alice_book, 0).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_address_book(&mallory, alice_book).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Alice's card and book are untouched.
+    let after = store.get_contact(&alice, secret.id).await.unwrap();
+    assert_eq!(after, secret);
+    assert_eq!(
+        store
+            .get_address_book(&alice, alice_book)
+            .await
+            .unwrap()
+            .revision,
+        revision_before
+    );
+}
+
+#[tokio::test]
+async fn failed_writes_leave_nothing_behind() {
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+    store
+        .put_vcard(
+            &alice,
+            book,
+            "one.vcf",
+            &card("same-uid", "One"),
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    let revision = store.get_address_book(&alice, book).await.unwrap().revision;
+
+    // Same UID at another href: refused, naming the existing resource.
+    match store
+        .put_vcard(
+            &alice,
+            book,
+            "two.vcf",
+            &card("same-uid", "Two"),
+            Precondition::None,
+        )
+        .await
+    {
+        Err(StoreError::UidConflict { existing_href, .. }) => assert_eq!(existing_href, "one.vcf"),
+        other => panic!("expected a UID conflict, got {other:?}"),
+    }
+    // Malformed card.
+    let broken = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:Broken\r\n";
+    assert!(matches!(
+        store
+            .put_vcard(&alice, book, "broken.vcf", broken, Precondition::None)
+            .await,
+        Err(StoreError::InvalidCard(_))
+    ));
+    // A card without UID.
+    let no_uid = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Uid\r\nEND:VCARD\r\n";
+    assert!(matches!(
+        store
+            .put_vcard(&alice, book, "nouid.vcf", no_uid, Precondition::None)
+            .await,
+        Err(StoreError::Validation(_))
+    ));
+    // An invalid model value.
+    let invalid = ContactPatch {
+        emails: Some(vec![Email {
+            kind: EmailKind::Primary,
+            address: "   ".into(),
+        }]),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.create_contact(&alice, book, &invalid).await,
+        Err(StoreError::Validation(_))
+    ));
+
+    assert_eq!(
+        store.get_address_book(&alice, book).await.unwrap().revision,
+        revision
+    );
+    let all = store
+        .list_contacts(
+            &alice,
+            &ContactListQuery {
+                limit: 100,
+                include_deleted: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1);
+    assert_eq!(all.items[0].href, "one.vcf");
+    assert_eq!(all.items[0].fields.display_name.as_deref(), Some("One"));
+    assert_eq!(
+        store
+            .changes_since(&alice, book, revision)
+            .await
+            .unwrap()
+            .changes
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn address_books_are_per_user_and_named_uniquely() {
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let books = store.list_address_books(&alice).await.unwrap();
+    assert_eq!(books.len(), 1);
+    assert_eq!(books[0].slug, "contacts");
+    let work = store
+        .create_address_book(&alice, "work", "Work", "colleagues")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_address_book(&alice, "work", "Work again", "")
+            .await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        store.create_address_book(&alice, "", "Empty", "").await,
+        Err(StoreError::Validation(_))
+    ));
+    let renamed = store
+        .update_address_book(&alice, work.id, Some("Office"), None)
+        .await
+        .unwrap();
+    assert_eq!(renamed.display_name, "Office");
+    assert_eq!(renamed.description, "colleagues");
+    let books = store.list_address_books(&alice).await.unwrap();
+    assert_eq!(
+        books.iter().map(|b| b.slug.as_str()).collect::<Vec<_>>(),
+        vec!["contacts", "work"]
+    );
+    store.delete_address_book(&alice, work.id).await.unwrap();
+    assert_eq!(store.list_address_books(&alice).await.unwrap().len(), 1);
+}
