@@ -7,7 +7,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::auth::Authenticator;
-use crate::store::Store;
+use crate::graphql::RolodexSchema;
+use crate::store::{ChangeHub, Store};
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -15,12 +16,19 @@ pub struct AppState {
     pub store: Store,
     pub authenticator: Authenticator,
     pub max_body_bytes: usize,
+    /// The GraphQL schema, built once.
+    pub graphql: RolodexSchema,
+    /// Committed-change events for subscriptions (one LISTEN connection per process).
+    pub changes: ChangeHub,
 }
 
 impl AppState {
+    /// Must be called inside a tokio runtime (the change listener starts in the background).
     pub fn new(store: Store, max_body_bytes: usize) -> AppState {
         AppState {
             authenticator: Authenticator::new(store.clone()),
+            changes: ChangeHub::start(store.database_url()),
+            graphql: crate::graphql::build_schema(),
             store,
             max_body_bytes,
         }
@@ -33,11 +41,13 @@ impl FromRef<AppState> for Authenticator {
     }
 }
 
-/// Builds the router: `/healthz` today; the GraphQL and CardDAV front ends mount here.
+/// Builds the router: `/healthz`, GraphQL (`/graphql`, `/graphql/ws`) and CardDAV.
 pub fn build_router(state: AppState) -> Router {
     let body_limit = state.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(crate::graphql::router())
+        .merge(crate::dav::router())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -11,6 +11,8 @@
 //! - [`domain`]: pure model and rules: contacts, the vCard mapping, phones, ETags.
 //! - [`store`]: the application service both front ends call; owns transactions and tenancy.
 //! - [`db`]: diesel schema, rows and the pool; used only by `store`.
+//! - [`graphql`]: front end 1, the GraphQL API and playground over the store.
+//! - [`dav`]: front end 2, CardDAV (RFC 6352) over the store; `dav::xml` is pure quick-xml.
 //!
 //! Dependencies point one way: front ends -> `store`, `domain`, `auth`; `store` -> `db`,
 //! `domain`; `domain` -> nothing inside the crate.
@@ -18,8 +20,10 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod dav;
 pub mod db;
 pub mod domain;
+pub mod graphql;
 pub mod pg;
 pub mod store;
 pub mod telemetry;

@@ -30,6 +30,8 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    PrintSchema,
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -109,6 +111,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    if let Command::PrintSchema = cli.command {
+        print!("{}", rolodex::graphql::sdl());
+        return Ok(());
+    }
     let serve_args = match &cli.command {
         Command::Serve(args) => args.clone(),
         _ => ServeArgs::default(),
@@ -120,7 +126,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let database = Database::open(&settings, may_attach).await?;
     let outcome = match cli.command {
         Command::Serve(_) => serve(&settings, &database.store).await,
-        Command::Migrate => Ok(()),
+        Command::Migrate | Command::PrintSchema => Ok(()),
         Command::User { command } => user(&database.store, command).await,
         Command::Token {
             command: TokenCommand::Create { name, label },

@@ -4,7 +4,11 @@
 pub mod models;
 pub mod schema;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
@@ -40,14 +44,39 @@ impl Default for PoolSettings {
     }
 }
 
+/// Counts the SQL statements a pool's connections run: how tests and metrics check that a read
+/// path costs a fixed number of queries whatever the page size (no N+1).
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        AtomicU64::load(&self.0, Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for QueryCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Builds the pool. Connections are opened lazily; `statement_timeout` is set on each new one.
-pub fn build_pool(database_url: &str, settings: &PoolSettings) -> Result<PgPool, String> {
+pub fn build_pool(
+    database_url: &str,
+    settings: &PoolSettings,
+    counter: QueryCounter,
+) -> Result<PgPool, String> {
     let timeout_ms = settings.statement_timeout.as_millis();
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     config.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
+        let counter = counter.clone();
         async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.set_instrumentation(counter);
             diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
                 .execute(&mut conn)
                 .await

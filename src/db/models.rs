@@ -180,3 +180,14 @@ pub struct ChangeRow {
     pub op: String,
     pub changed_at: DateTime<Utc>,
 }
+
+/// A (member contact, group) pair from the membership join: which groups a contact is in.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MembershipRow {
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub contact_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub group_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub group_name: Option<String>,
+}

@@ -6,8 +6,13 @@
 //! revision and the change-log row change together in one transaction, or not at all.
 
 mod accounts;
+mod cards;
 mod changes;
+mod events;
+mod groups;
+mod import;
 mod projection;
+mod query;
 mod reads;
 mod writes;
 
@@ -16,13 +21,18 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::db::{self, PgConn, PgPool, PoolSettings};
+use crate::db::{self, PgConn, PgPool, PoolSettings, QueryCounter};
 use crate::domain::contact::{CardKind, ContactFields, ValidationError};
 use crate::domain::vcard::VCardError;
 
 pub use crate::domain::principal::Principal;
 pub use accounts::{CredentialInfo, CredentialKind, NewCredential, UserInfo};
+pub use cards::{CardBody, CardMeta};
 pub use changes::{ChangeOp, ChangeSet, ChangedContact};
+pub use events::{ChangeEvent, ChangeHub};
+pub use groups::GroupSummary;
+pub use import::{ImportAction, ImportedCard};
+pub use query::{ContactFilter, ContactLookup, ContactOrder, ContactOrderField};
 pub use reads::{ContactListQuery, Page};
 pub use writes::{Precondition, PutOutcome};
 
@@ -124,6 +134,7 @@ pub struct ContactRecord {
 pub struct Store {
     pool: PgPool,
     database_url: String,
+    queries: QueryCounter,
 }
 
 impl fmt::Debug for Store {
@@ -135,10 +146,13 @@ impl fmt::Debug for Store {
 impl Store {
     /// Opens a pool on `database_url` and checks that a connection can be made.
     pub async fn connect(database_url: &str, settings: &PoolSettings) -> StoreResult<Store> {
-        let pool = db::build_pool(database_url, settings).map_err(StoreError::Unavailable)?;
+        let queries = QueryCounter::default();
+        let pool = db::build_pool(database_url, settings, queries.clone())
+            .map_err(StoreError::Unavailable)?;
         let store = Store {
             pool,
             database_url: database_url.to_owned(),
+            queries,
         };
         drop(store.conn().await?);
         Ok(store)
@@ -161,6 +175,11 @@ impl Store {
             .get()
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// SQL statements run through this store's pool so far.
+    pub fn queries_executed(&self) -> u64 {
+        self.queries.get()
     }
 
     /// Round-trips to the database: used by `/healthz`.

@@ -1,0 +1,208 @@
+//! Front end 1: the GraphQL API (async-graphql) on `/graphql` (POST queries and mutations, GET
+//! for the GraphiQL playground) and `/graphql/ws` (subscriptions over graphql-ws and
+//! graphql-transport-ws). Resolvers are thin: they call the store.
+//!
+//! Every request is authenticated (Bearer token, or Basic with the account or an app password);
+//! depth and complexity limits are on; errors carry `extensions.code` (see [`errors`]).
+
+pub mod connection;
+pub mod errors;
+pub mod ids;
+pub mod inputs;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod subscription;
+pub mod types;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::{Context, Data, Schema};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::auth::{Authenticator, REALM};
+use crate::store::{Principal, Store, StoreError};
+use loaders::GroupsLoader;
+use mutation::MutationRoot;
+use query::QueryRoot;
+use subscription::SubscriptionRoot;
+
+pub type RolodexSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Deepest query accepted (the schema's deepest useful query is about 8 levels).
+pub const MAX_DEPTH: usize = 16;
+/// Largest complexity accepted: a page of 100 contacts with every field is about 5,000.
+pub const MAX_COMPLEXITY: usize = 20_000;
+
+/// The schema with its limits. Per-request data (store, principal, loaders) is attached to
+/// each request, so one schema serves every user.
+pub fn build_schema() -> RolodexSchema {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema().sdl()
+}
+
+pub(crate) fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Store> {
+    ctx.data::<Store>()
+}
+
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data::<Principal>()
+        .map_err(|_| errors::unauthenticated())
+}
+
+/// Everything a request or subscription needs, for one principal.
+fn request_data(state: &AppState, principal: Principal) -> Data {
+    let mut data = Data::default();
+    data.insert(DataLoader::new(
+        GroupsLoader {
+            store: state.store.clone(),
+            principal: principal.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(state.store.clone());
+    data.insert(state.changes.clone());
+    data.insert(principal);
+    data
+}
+
+/// The routes of this front end.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/graphql", get(playground).post(execute))
+        .route("/graphql/ws", get(subscribe))
+}
+
+/// A GraphQL-shaped 401: the client's GraphQL library can read the code, and browsers and
+/// HTTP tools see the challenge.
+fn unauthenticated_response(message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }]
+    });
+    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("Bearer realm=\"{REALM}\"")) {
+        response
+            .headers_mut()
+            .append(header::WWW_AUTHENTICATE, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""))
+    {
+        response
+            .headers_mut()
+            .append(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+async fn authenticate(
+    authenticator: &Authenticator,
+    headers: &HeaderMap,
+) -> Result<Principal, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(unauthenticated_response("authentication required"));
+    };
+    match authenticator.authenticate(value).await {
+        Ok(principal) => Ok(principal),
+        Err(StoreError::Unavailable(_)) => {
+            Err((StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response())
+        }
+        Err(_) => Err(unauthenticated_response("invalid credentials")),
+    }
+}
+
+async fn execute(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let principal = match authenticate(&state.authenticator, &headers).await {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let mut request = request.into_inner();
+    request.data = request_data(&state, principal);
+    GraphQLResponse::from(state.graphql.execute(request).await).into_response()
+}
+
+/// GraphiQL: the docs explorer and a headers editor for `Authorization: Bearer <token>`.
+async fn playground() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Rolodex GraphQL")
+            .finish(),
+    )
+}
+
+/// Subscriptions. Credentials come from the upgrade request's `Authorization` header, or from
+/// the `connection_init` payload (`{"Authorization": "Bearer ..."}`, as browsers cannot set
+/// headers on WebSockets).
+async fn subscribe(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let from_header = match headers.get(header::AUTHORIZATION) {
+        Some(_) => match authenticate(&state.authenticator, &headers).await {
+            Ok(principal) => Some(principal),
+            Err(response) => return response,
+        },
+        None => None,
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let schema = state.graphql.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let principal = match from_header {
+                        Some(p) => p,
+                        None => principal_from_init(&state.authenticator, &payload).await?,
+                    };
+                    Ok(request_data(&state, principal))
+                })
+                .serve()
+        })
+}
+
+async fn principal_from_init(
+    authenticator: &Authenticator,
+    payload: &serde_json::Value,
+) -> async_graphql::Result<Principal> {
+    let credential = ["Authorization", "authorization"]
+        .iter()
+        .find_map(|k| {
+            payload
+                .get(k)
+                .or_else(|| payload.get("headers").and_then(|h| h.get(k)))
+        })
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .or_else(|| {
+            ["authToken", "token"]
+                .iter()
+                .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
+                .map(|t| format!("Bearer {t}"))
+        })
+        .ok_or_else(errors::unauthenticated)?;
+    let value = HeaderValue::from_str(&credential).map_err(|_| errors::unauthenticated())?;
+    authenticator
+        .authenticate(&value)
+        .await
+        .map_err(|_| errors::unauthenticated())
+}

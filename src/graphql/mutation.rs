@@ -1,0 +1,419 @@
+//! The mutation root: address books, contacts (create / partial update / full replace /
+//! delete, each with an optional `ifMatch` ETag), groups and membership, and vCard import.
+//! Resolvers translate arguments and call one store method; the store does the rest.
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+
+use super::errors::{StoreResultExt, store_error, validation};
+use super::ids::{self, NodeKind};
+use super::inputs::{ContactInput, ContactPatchInput};
+use super::types::{AddressBookObject, Contact, Group};
+use super::{principal, store};
+use crate::domain::contact::{CardKind, ContactPatch};
+use crate::store::{DEFAULT_ADDRESS_BOOK, ImportAction, Principal, Store, StoreError};
+
+pub struct MutationRoot;
+
+/// A contact after a write, with its new ETag.
+#[derive(SimpleObject)]
+pub struct ContactPayload {
+    /// The contact as stored.
+    pub contact: Contact,
+    /// Its new ETag.
+    pub etag: String,
+}
+
+/// A group after a write, with its new ETag.
+#[derive(SimpleObject)]
+pub struct GroupPayload {
+    /// The group as stored.
+    pub group: Group,
+    /// Its new ETag.
+    pub etag: String,
+}
+
+/// The id of what was deleted.
+#[derive(SimpleObject)]
+pub struct DeletePayload {
+    /// Global ID of the deleted object.
+    pub deleted_id: ID,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// What importing one card did.
+pub enum ImportStatus {
+    /// A new contact was created.
+    Created,
+    /// A contact with the same UID was updated.
+    Updated,
+    /// A contact with the same UID and content already existed.
+    Unchanged,
+    /// The card was skipped; see `error`.
+    Failed,
+}
+
+/// The result for one card of an import.
+#[derive(SimpleObject)]
+pub struct ImportCardResult {
+    /// 1-based position of the card in the text.
+    pub position: i32,
+    /// Line where the card starts.
+    pub line: i32,
+    /// What happened.
+    pub status: ImportStatus,
+    /// The stored contact (or group), unless the card failed.
+    pub contact: Option<Contact>,
+    /// Why the card was skipped.
+    pub error: Option<String>,
+    /// Repairs applied (missing UID or FN, vCard 2.1 upgraded).
+    pub repairs: Vec<String>,
+}
+
+/// Per-card results and totals of an import.
+#[derive(SimpleObject)]
+pub struct ImportPayload {
+    /// One entry per card, in input order.
+    pub results: Vec<ImportCardResult>,
+    /// Cards created.
+    pub created: i32,
+    /// Cards updated.
+    pub updated: i32,
+    /// Cards that were already up to date.
+    pub unchanged: i32,
+    /// Cards skipped because of an error.
+    pub failed: i32,
+}
+
+async fn book_or_default(
+    store: &Store,
+    principal: &Principal,
+    id: Option<ID>,
+) -> async_graphql::Result<i64> {
+    match id {
+        Some(id) => ids::expect(&id, NodeKind::AddressBook, "addressBookId"),
+        None => Ok(store
+            .address_book_by_slug(principal, DEFAULT_ADDRESS_BOOK)
+            .await
+            .gql()?
+            .id),
+    }
+}
+
+/// UIDs of the principal's contacts with these ids, as group member references.
+async fn member_refs(
+    store: &Store,
+    principal: &Principal,
+    book: i64,
+    contact_ids: &[ID],
+) -> async_graphql::Result<Vec<String>> {
+    let numbers = contact_ids
+        .iter()
+        .map(|id| ids::expect(id, NodeKind::Contact, "memberIds"))
+        .collect::<async_graphql::Result<Vec<i64>>>()?;
+    let contacts = store.get_contacts(principal, &numbers).await.gql()?;
+    if contacts.len() != numbers.len() || contacts.iter().any(|c| c.address_book_id != book) {
+        return Err(store_error(StoreError::NotFound));
+    }
+    Ok(contacts
+        .into_iter()
+        .map(|c| format!("urn:uuid:{}", c.uid))
+        .collect())
+}
+
+fn contact_payload(record: crate::store::ContactRecord) -> ContactPayload {
+    ContactPayload {
+        etag: record.etag.clone(),
+        contact: Contact(record),
+    }
+}
+
+fn group_payload(record: crate::store::ContactRecord) -> GroupPayload {
+    GroupPayload {
+        etag: record.etag.clone(),
+        group: Group(record),
+    }
+}
+
+fn contact_ids(ids: &[ID]) -> async_graphql::Result<Vec<i64>> {
+    ids.iter()
+        .map(|id| ids::expect(id, NodeKind::Contact, "contactIds"))
+        .collect()
+}
+
+/// Writing contacts, groups and address books.
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Creates an address book. `slug` becomes the last segment of its CardDAV URL.
+    async fn create_address_book(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+        display_name: String,
+        #[graphql(default)] description: String,
+    ) -> async_graphql::Result<AddressBookObject> {
+        Ok(AddressBookObject(
+            store(ctx)?
+                .create_address_book(principal(ctx)?, &slug, &display_name, &description)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Renames or re-describes an address book.
+    async fn rename_address_book(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        display_name: Option<String>,
+        description: Option<String>,
+    ) -> async_graphql::Result<AddressBookObject> {
+        let id = ids::expect(&id, NodeKind::AddressBook, "id")?;
+        Ok(AddressBookObject(
+            store(ctx)?
+                .update_address_book(
+                    principal(ctx)?,
+                    id,
+                    display_name.as_deref(),
+                    description.as_deref(),
+                )
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Deletes an address book and every card in it.
+    async fn delete_address_book(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<DeletePayload> {
+        let number = ids::expect(&id, NodeKind::AddressBook, "id")?;
+        store(ctx)?
+            .delete_address_book(principal(ctx)?, number)
+            .await
+            .gql()?;
+        Ok(DeletePayload {
+            deleted_id: ids::encode(NodeKind::AddressBook, number),
+        })
+    }
+
+    /// Creates a contact (in the default address book unless one is given).
+    async fn create_contact(
+        &self,
+        ctx: &Context<'_>,
+        address_book_id: Option<ID>,
+        input: ContactInput,
+    ) -> async_graphql::Result<ContactPayload> {
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        let book = book_or_default(store, principal, address_book_id).await?;
+        let patch = ContactPatch::replace_all(&input.into_fields()?);
+        Ok(contact_payload(
+            store.create_contact(principal, book, &patch).await.gql()?,
+        ))
+    }
+
+    /// Changes only the fields given; every other value of the card, including properties only
+    /// CardDAV clients know, is kept. Fails with CONFLICT if `ifMatch` is not the current ETag.
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ContactPatchInput,
+        if_match: Option<String>,
+    ) -> async_graphql::Result<ContactPayload> {
+        let id = ids::expect(&id, NodeKind::Contact, "id")?;
+        let patch = input.into_patch()?;
+        Ok(contact_payload(
+            store(ctx)?
+                .patch_contact(principal(ctx)?, id, &patch, if_match.as_deref())
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Replaces all contact values (Phone.com's PUT): fields not given are cleared.
+    async fn replace_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ContactInput,
+        if_match: Option<String>,
+    ) -> async_graphql::Result<ContactPayload> {
+        let id = ids::expect(&id, NodeKind::Contact, "id")?;
+        let fields = input.into_fields()?;
+        Ok(contact_payload(
+            store(ctx)?
+                .replace_contact(principal(ctx)?, id, &fields, if_match.as_deref())
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Deletes a contact (sync clients see the deletion).
+    async fn delete_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        if_match: Option<String>,
+    ) -> async_graphql::Result<DeletePayload> {
+        let number = ids::expect(&id, NodeKind::Contact, "id")?;
+        store(ctx)?
+            .delete_contact(principal(ctx)?, number, if_match.as_deref())
+            .await
+            .gql()?;
+        Ok(DeletePayload {
+            deleted_id: ids::encode(NodeKind::Contact, number),
+        })
+    }
+
+    /// Creates a group, optionally with members (contacts of the same address book).
+    async fn create_group(
+        &self,
+        ctx: &Context<'_>,
+        address_book_id: Option<ID>,
+        name: String,
+        #[graphql(default)] member_ids: Vec<ID>,
+    ) -> async_graphql::Result<GroupPayload> {
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return Err(validation("name", "a group needs a name"));
+        }
+        let book = book_or_default(store, principal, address_book_id).await?;
+        let members = member_refs(store, principal, book, &member_ids).await?;
+        let patch = ContactPatch {
+            kind: Some(CardKind::Group),
+            display_name: Some(Some(name)),
+            members: Some(members),
+            ..ContactPatch::default()
+        };
+        Ok(group_payload(
+            store.create_contact(principal, book, &patch).await.gql()?,
+        ))
+    }
+
+    /// Renames a group.
+    async fn rename_group(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+        if_match: Option<String>,
+    ) -> async_graphql::Result<GroupPayload> {
+        let id = ids::expect_card(&id, "id")?;
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return Err(validation("name", "a group needs a name"));
+        }
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        store.get_group(principal, id).await.gql()?;
+        let patch = ContactPatch {
+            display_name: Some(Some(name)),
+            ..ContactPatch::default()
+        };
+        Ok(group_payload(
+            store
+                .patch_contact(principal, id, &patch, if_match.as_deref())
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Deletes a group (its members stay).
+    async fn delete_group(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        if_match: Option<String>,
+    ) -> async_graphql::Result<DeletePayload> {
+        let number = ids::expect_card(&id, "id")?;
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        store.get_group(principal, number).await.gql()?;
+        store
+            .delete_contact(principal, number, if_match.as_deref())
+            .await
+            .gql()?;
+        Ok(DeletePayload {
+            deleted_id: ids::encode(NodeKind::Group, number),
+        })
+    }
+
+    /// Adds contacts to a group.
+    async fn add_group_members(
+        &self,
+        ctx: &Context<'_>,
+        group_id: ID,
+        contact_ids: Vec<ID>,
+        if_match: Option<String>,
+    ) -> async_graphql::Result<GroupPayload> {
+        let group = ids::expect_card(&group_id, "groupId")?;
+        let members = self::contact_ids(&contact_ids)?;
+        Ok(group_payload(
+            store(ctx)?
+                .add_group_members(principal(ctx)?, group, &members, if_match.as_deref())
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Removes contacts from a group.
+    async fn remove_group_members(
+        &self,
+        ctx: &Context<'_>,
+        group_id: ID,
+        contact_ids: Vec<ID>,
+        if_match: Option<String>,
+    ) -> async_graphql::Result<GroupPayload> {
+        let group = ids::expect_card(&group_id, "groupId")?;
+        let members = self::contact_ids(&contact_ids)?;
+        Ok(group_payload(
+            store(ctx)?
+                .remove_group_members(principal(ctx)?, group, &members, if_match.as_deref())
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Imports one or many vCards (2.1, 3.0 or 4.0). Cards whose UID exists are updated, never
+    /// duplicated; a bad card is skipped with its reason and the rest are imported.
+    async fn import_v_cards(
+        &self,
+        ctx: &Context<'_>,
+        address_book_id: Option<ID>,
+        text: String,
+    ) -> async_graphql::Result<ImportPayload> {
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        let book = book_or_default(store, principal, address_book_id).await?;
+        let imported = store.import_vcards(principal, book, &text).await.gql()?;
+        let mut payload = ImportPayload {
+            results: Vec::with_capacity(imported.len()),
+            created: 0,
+            updated: 0,
+            unchanged: 0,
+            failed: 0,
+        };
+        for card in imported {
+            let (status, contact, error) = match card.outcome {
+                Ok(ImportAction::Created(r)) => (ImportStatus::Created, Some(r), None),
+                Ok(ImportAction::Updated(r)) => (ImportStatus::Updated, Some(r), None),
+                Ok(ImportAction::Unchanged(r)) => (ImportStatus::Unchanged, Some(r), None),
+                Err(e) => (ImportStatus::Failed, None, Some(e.to_string())),
+            };
+            match status {
+                ImportStatus::Created => payload.created += 1,
+                ImportStatus::Updated => payload.updated += 1,
+                ImportStatus::Unchanged => payload.unchanged += 1,
+                ImportStatus::Failed => payload.failed += 1,
+            }
+            payload.results.push(ImportCardResult {
+                position: i32::try_from(card.position).unwrap_or(i32::MAX),
+                line: i32::try_from(card.line).unwrap_or(i32::MAX),
+                status,
+                contact: contact.map(Contact),
+                error,
+                repairs: card.repairs,
+            });
+        }
+        Ok(payload)
+    }
+}

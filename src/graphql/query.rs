@@ -1,0 +1,304 @@
+//! The query root: viewer, address books, contacts (connection with filter, order and search),
+//! Phone.com lookup, groups and the change feed.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+
+use super::connection::{self, ContactConnection, PageArgs};
+use super::errors::{StoreResultExt, store_error};
+use super::ids::{self, NodeKind};
+use super::inputs::{ContactFilterInput, ContactLookupValue, ContactOrderInput};
+use super::types::{AddressBookObject, Contact, Group, Node, Viewer};
+use super::{principal, store};
+use crate::domain::contact::CardKind;
+use crate::store::{ContactFilter, StoreError};
+
+pub struct QueryRoot;
+
+/// A deleted card, as reported by the change feed.
+#[derive(SimpleObject)]
+pub struct DeletedCard {
+    /// Global ID the card had.
+    pub id: ID,
+    /// Numeric id the card had.
+    pub database_id: i64,
+    /// vCard UID the card had.
+    pub uid: String,
+}
+
+/// What changed in an address book since a change token.
+#[derive(SimpleObject)]
+pub struct ContactChanges {
+    /// Pass this as `since` next time.
+    pub token: String,
+    /// Contacts created or changed, in change order.
+    pub changed: Vec<Contact>,
+    /// Groups created or changed.
+    pub changed_groups: Vec<Group>,
+    /// Cards (contacts and groups) deleted.
+    pub deleted: Vec<DeletedCard>,
+    /// Global IDs of deleted cards (same as `deleted { id }`).
+    pub deleted_ids: Vec<ID>,
+}
+
+pub(super) fn filter_from(
+    input: Option<ContactFilterInput>,
+    search: Option<String>,
+) -> async_graphql::Result<ContactFilter> {
+    let input = input.unwrap_or_default();
+    let address_book_ids = match input.address_book_ids {
+        Some(ids) => Some(
+            ids.iter()
+                .map(|id| ids::expect(id, NodeKind::AddressBook, "filter.addressBookIds"))
+                .collect::<async_graphql::Result<Vec<i64>>>()?,
+        ),
+        None => None,
+    };
+    Ok(ContactFilter {
+        address_book_ids,
+        group_id: input
+            .group_id
+            .as_ref()
+            .map(|id| ids::expect(id, NodeKind::Group, "filter.groupId"))
+            .transpose()?,
+        category: input.category,
+        kind: Some(CardKind::Individual),
+        has_email: input.has_email,
+        has_phone: input.has_phone,
+        created_after: input.created_after,
+        created_before: input.created_before,
+        updated_after: input.updated_after,
+        updated_before: input.updated_before,
+        last_active_after: input.last_active_after,
+        last_active_before: input.last_active_before,
+        include_deleted: input.include_deleted,
+        search,
+    })
+}
+
+/// Reading contacts, groups, address books and changes.
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// Any object by global ID.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let Some((kind, number)) = ids::decode(&id) else {
+            return Ok(None);
+        };
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        let found = match kind {
+            NodeKind::Contact => store
+                .get_contact(principal, number)
+                .await
+                .map(|c| match c.kind {
+                    CardKind::Group => Node::Group(Group(c)),
+                    CardKind::Individual => Node::Contact(Contact(c)),
+                }),
+            NodeKind::Group => store
+                .get_group(principal, number)
+                .await
+                .map(|g| Node::Group(Group(g))),
+            NodeKind::AddressBook => store
+                .get_address_book(principal, number)
+                .await
+                .map(|b| Node::AddressBook(AddressBookObject(b))),
+        };
+        match found {
+            Ok(node) => Ok(Some(node)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// The authenticated user.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        Ok(Viewer {
+            name: principal(ctx)?.user_name.clone(),
+        })
+    }
+
+    /// The user's address books, the default one first.
+    async fn address_books(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<AddressBookObject>> {
+        Ok(store(ctx)?
+            .list_address_books(principal(ctx)?)
+            .await
+            .gql()?
+            .into_iter()
+            .map(AddressBookObject)
+            .collect())
+    }
+
+    /// One address book.
+    async fn address_book(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<AddressBookObject> {
+        let id = ids::expect(&id, NodeKind::AddressBook, "id")?;
+        Ok(AddressBookObject(
+            store(ctx)?
+                .get_address_book(principal(ctx)?, id)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// One contact (NOT_FOUND if it is not yours or does not exist).
+    async fn contact(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Contact> {
+        let id = ids::expect(&id, NodeKind::Contact, "id")?;
+        let record = store(ctx)?.get_contact(principal(ctx)?, id).await.gql()?;
+        if record.kind == CardKind::Group {
+            return Err(store_error(StoreError::NotFound));
+        }
+        Ok(Contact(record))
+    }
+
+    /// Contacts, a page at a time. `search` finds a contact from any part of a name, nickname,
+    /// company, username or email, or a phone number typed in any format, ignoring case and
+    /// accents.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[allow(clippy::too_many_arguments)]
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most this many from the start (max 100).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "At most this many from the end (max 100).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+        filter: Option<ContactFilterInput>,
+        order_by: Option<ContactOrderInput>,
+        search: Option<String>,
+    ) -> async_graphql::Result<ContactConnection> {
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        // Validate the paging arguments before touching the database.
+        connection::resolve(&args, i64::MAX)?;
+        let filter = filter_from(filter, search)?;
+        let order = order_by.map(Into::into).unwrap_or_default();
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        // Offsets relative to the end need the total first; otherwise one round trip suffices.
+        let needs_total_first = args.last.is_some() && args.before.is_none();
+        let (records, total, window) = if needs_total_first {
+            let (_, total) = store
+                .query_contacts(principal, &filter, order, 0, 0)
+                .await
+                .gql()?;
+            let window = connection::resolve(&args, total)?;
+            let (records, total) = store
+                .query_contacts(principal, &filter, order, window.offset, window.limit)
+                .await
+                .gql()?;
+            (records, total, window)
+        } else {
+            let window = connection::resolve(&args, i64::MAX)?;
+            let (records, total) = store
+                .query_contacts(principal, &filter, order, window.offset, window.limit)
+                .await
+                .gql()?;
+            (records, total, window)
+        };
+        Ok(connection::connection(
+            records.into_iter().map(Contact).collect(),
+            window,
+            total,
+        ))
+    }
+
+    /// Phone.com's contact lookup: by id, by any combination of prefix, first/middle/last name,
+    /// suffix, nickname and company (all given must match), or by one scalar that may match any
+    /// of them.
+    async fn lookup_contacts(
+        &self,
+        ctx: &Context<'_>,
+        lookup: ContactLookupValue,
+        #[graphql(default = 20, desc = "At most this many (max 100).")] limit: i32,
+    ) -> async_graphql::Result<Vec<Contact>> {
+        let limit = i64::from(limit.clamp(1, 100));
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        let records = match lookup {
+            ContactLookupValue::Fields(fields) => {
+                store.lookup_contacts(principal, &fields, limit).await
+            }
+            ContactLookupValue::Scalar(value) => {
+                store
+                    .lookup_contacts_by_scalar(principal, &value, limit)
+                    .await
+            }
+        }
+        .gql()?;
+        Ok(records.into_iter().map(Contact).collect())
+    }
+
+    /// Groups, by name (of one address book, or all of yours).
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        address_book_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<Group>> {
+        let filter = ContactFilter {
+            address_book_ids: address_book_id
+                .map(|id| ids::expect(&id, NodeKind::AddressBook, "addressBookId").map(|n| vec![n]))
+                .transpose()?,
+            kind: Some(CardKind::Group),
+            ..ContactFilter::default()
+        };
+        let (groups, _) = store(ctx)?
+            .query_contacts(principal(ctx)?, &filter, Default::default(), 0, 1000)
+            .await
+            .gql()?;
+        Ok(groups.into_iter().map(Group).collect())
+    }
+
+    /// One group.
+    async fn group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Group> {
+        let id = ids::expect_card(&id, "id")?;
+        Ok(Group(
+            store(ctx)?.get_group(principal(ctx)?, id).await.gql()?,
+        ))
+    }
+
+    /// What changed in an address book since `since` (a token from a previous call or from
+    /// `AddressBook.changeToken`); everything when `since` is omitted. Uses the same revisions as
+    /// CardDAV sync. An unknown or expired token fails with code INVALID_SYNC_TOKEN.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        address_book_id: ID,
+        since: Option<String>,
+    ) -> async_graphql::Result<ContactChanges> {
+        let book = ids::expect(&address_book_id, NodeKind::AddressBook, "addressBookId")?;
+        let since = match since {
+            None => 0,
+            Some(token) => token
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| store_error(StoreError::InvalidSyncToken))?,
+        };
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        let set = store.changes_since(principal, book, since).await.gql()?;
+        let upsert_ids: Vec<i64> = set.upserts().map(|c| c.contact_id).collect();
+        let records = store.get_contacts(principal, &upsert_ids).await.gql()?;
+        let (groups, contacts): (Vec<_>, Vec<_>) =
+            records.into_iter().partition(|r| r.kind == CardKind::Group);
+        let deleted: Vec<DeletedCard> = set
+            .deletions()
+            .map(|c| DeletedCard {
+                id: ids::encode(NodeKind::Contact, c.contact_id),
+                database_id: c.contact_id,
+                uid: c.uid.clone(),
+            })
+            .collect();
+        Ok(ContactChanges {
+            token: set.revision.to_string(),
+            changed: contacts.into_iter().map(Contact).collect(),
+            changed_groups: groups.into_iter().map(Group).collect(),
+            deleted_ids: deleted.iter().map(|d| d.id.clone()).collect(),
+            deleted,
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! The subscription root: `contactChanged` streams committed changes of one address book,
+//! whichever server process (or front end) made them, from the store's LISTEN/NOTIFY hub.
+
+use async_graphql::{Context, Enum, ID, SimpleObject, Subscription};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::errors::StoreResultExt;
+use super::ids::{self, NodeKind};
+use super::types::Contact;
+use super::{principal, store};
+use crate::store::{ChangeHub, ChangeOp};
+
+pub struct SubscriptionRoot;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+/// Kind of change.
+pub enum ChangeOperation {
+    /// Created or changed.
+    Upsert,
+    /// Deleted.
+    Delete,
+}
+
+/// One committed change to a card.
+#[derive(SimpleObject)]
+pub struct ContactChangeEvent {
+    /// Created/changed or deleted.
+    pub operation: ChangeOperation,
+    /// Global ID of the card.
+    pub contact_id: ID,
+    /// Numeric id of the card.
+    pub database_id: i64,
+    /// The address book's change token after this change (for `changes(since:)`).
+    pub change_token: String,
+    /// The card as stored now; null when deleted (or a group, see `changes`).
+    pub contact: Option<Contact>,
+    /// True when events were dropped because this subscriber fell behind: resync with
+    /// `changes(since:)`.
+    pub missed_events: bool,
+}
+
+/// Live changes.
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Changes to contacts of one of your address books, as they are committed.
+    async fn contact_changed(
+        &self,
+        ctx: &Context<'_>,
+        address_book_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = ContactChangeEvent>> {
+        let book = ids::expect(&address_book_id, NodeKind::AddressBook, "addressBookId")?;
+        let store = store(ctx)?.clone();
+        let principal = principal(ctx)?.clone();
+        // Ownership is checked once, up front: another user's book is NOT_FOUND.
+        store.get_address_book(&principal, book).await.gql()?;
+        let receiver = ctx.data::<ChangeHub>()?.subscribe();
+        Ok(futures_util::stream::unfold(
+            (receiver, store, principal),
+            move |(mut receiver, store, principal)| async move {
+                loop {
+                    let event = match receiver.recv().await {
+                        Ok(event) => event,
+                        Err(RecvError::Lagged(_)) => {
+                            let lagged = ContactChangeEvent {
+                                operation: ChangeOperation::Upsert,
+                                contact_id: ID(String::new()),
+                                database_id: 0,
+                                change_token: String::new(),
+                                contact: None,
+                                missed_events: true,
+                            };
+                            return Some((lagged, (receiver, store, principal)));
+                        }
+                        Err(RecvError::Closed) => return None,
+                    };
+                    if event.address_book_id != book {
+                        continue;
+                    }
+                    let contact = match event.op {
+                        ChangeOp::Delete => None,
+                        ChangeOp::Put => store
+                            .get_contacts(&principal, &[event.contact_id])
+                            .await
+                            .ok()
+                            .and_then(|mut found| found.pop())
+                            .map(Contact),
+                    };
+                    let item = ContactChangeEvent {
+                        operation: match event.op {
+                            ChangeOp::Put => ChangeOperation::Upsert,
+                            ChangeOp::Delete => ChangeOperation::Delete,
+                        },
+                        contact_id: ids::encode(NodeKind::Contact, event.contact_id),
+                        database_id: event.contact_id,
+                        change_token: event.revision.to_string(),
+                        contact,
+                        missed_events: false,
+                    };
+                    return Some((item, (receiver, store, principal)));
+                }
+            },
+        ))
+    }
+}

@@ -1,0 +1,352 @@
+//! Contact queries for the API front end: typed filters, orderings and free-text search over
+//! the projection (never over vCard text), with a total count; and Phone.com's lookup object.
+//!
+//! Search folds case and accents the same way the projection does, so "jose" finds "José"; a
+//! query that is a phone number in any format ("+1 (999) 999-9999", "9999999999") matches the
+//! digits as entered or the E.164 form.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::exists;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::reads::hydrate;
+use super::{ContactRecord, Principal, Store, StoreResult};
+use crate::db::models::ContactRow;
+use crate::db::schema::{address_books, contact_emails, contact_phones, contacts, group_members};
+use crate::domain::contact::CardKind;
+use crate::domain::{phone, text};
+
+/// What to order contacts by; ties are broken by id so pages are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContactOrderField {
+    /// Last, first, middle name (or display name / company when there is none), folded.
+    #[default]
+    Name,
+    FirstName,
+    LastName,
+    CreatedAt,
+    UpdatedAt,
+    LastActiveAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContactOrder {
+    pub field: ContactOrderField,
+    pub descending: bool,
+}
+
+/// Which contacts a query returns. Every condition given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    pub address_book_ids: Option<Vec<i64>>,
+    /// Members of this group card.
+    pub group_id: Option<i64>,
+    pub category: Option<String>,
+    /// Individuals only unless asked otherwise.
+    pub kind: Option<CardKind>,
+    pub has_email: Option<bool>,
+    pub has_phone: Option<bool>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub updated_after: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    pub last_active_after: Option<DateTime<Utc>>,
+    pub last_active_before: Option<DateTime<Utc>>,
+    pub include_deleted: bool,
+    /// Free text: any part of a name, nickname, company, username, email, or a phone number.
+    pub search: Option<String>,
+}
+
+/// Phone.com's lookup object: every field given must match (case-insensitively, whole value).
+#[derive(Debug, Clone, Default)]
+pub struct ContactLookup {
+    pub id: Option<i64>,
+    pub prefix: Option<String>,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub suffix: Option<String>,
+    pub nickname: Option<String>,
+    pub company: Option<String>,
+}
+
+type BoxedContacts<'a> = contacts::BoxedQuery<'a, Pg>;
+
+/// Escapes LIKE wildcards so user text matches literally.
+fn like_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn contains_pattern(value: &str) -> String {
+    format!("%{}%", like_literal(value))
+}
+
+/// The principal's live (or all) contacts matching `filter`, without ordering or paging.
+fn filtered<'a>(
+    principal: &Principal,
+    filter: &ContactFilter,
+    group: Option<(i64, Vec<String>)>,
+) -> BoxedContacts<'a> {
+    let owned_books = address_books::table
+        .filter(address_books::user_id.eq(principal.user_id))
+        .select(address_books::id);
+    let mut query = contacts::table
+        .filter(contacts::address_book_id.eq_any(owned_books))
+        .into_boxed();
+    if let Some(books) = &filter.address_book_ids {
+        query = query.filter(contacts::address_book_id.eq_any(books.clone()));
+    }
+    if let Some((book, member_uids)) = group {
+        query = query
+            .filter(contacts::address_book_id.eq(book))
+            .filter(contacts::uid.eq_any(member_uids));
+    }
+    query = query.filter(contacts::kind.eq(filter.kind.unwrap_or_default().as_str()));
+    if !filter.include_deleted {
+        query = query.filter(contacts::deleted_at.is_null());
+    }
+    if let Some(category) = &filter.category {
+        query = query.filter(contacts::categories.contains(vec![category.clone()]));
+    }
+    let has_email =
+        exists(contact_emails::table.filter(contact_emails::contact_id.eq(contacts::id)));
+    match filter.has_email {
+        Some(true) => query = query.filter(has_email),
+        Some(false) => query = query.filter(diesel::dsl::not(has_email)),
+        None => {}
+    }
+    let has_phone =
+        exists(contact_phones::table.filter(contact_phones::contact_id.eq(contacts::id)));
+    match filter.has_phone {
+        Some(true) => query = query.filter(has_phone),
+        Some(false) => query = query.filter(diesel::dsl::not(has_phone)),
+        None => {}
+    }
+    if let Some(t) = filter.created_after {
+        query = query.filter(contacts::created_at.ge(t));
+    }
+    if let Some(t) = filter.created_before {
+        query = query.filter(contacts::created_at.lt(t));
+    }
+    if let Some(t) = filter.updated_after {
+        query = query.filter(contacts::updated_at.ge(t));
+    }
+    if let Some(t) = filter.updated_before {
+        query = query.filter(contacts::updated_at.lt(t));
+    }
+    if let Some(t) = filter.last_active_after {
+        query = query.filter(contacts::last_active_at.ge(t));
+    }
+    if let Some(t) = filter.last_active_before {
+        query = query.filter(contacts::last_active_at.lt(t));
+    }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        query = apply_search(query, search);
+    }
+    query
+}
+
+fn apply_search<'a>(mut query: BoxedContacts<'a>, search: &str) -> BoxedContacts<'a> {
+    let digits = phone::digits(search);
+    let looks_like_phone = digits.len() >= 3 && !search.chars().any(char::is_alphabetic);
+    if looks_like_phone {
+        let pattern = contains_pattern(&digits);
+        query = query.filter(
+            exists(
+                contact_phones::table
+                    .filter(contact_phones::contact_id.eq(contacts::id))
+                    .filter(
+                        contact_phones::digits
+                            .like(pattern.clone())
+                            .or(contact_phones::normalized.like(pattern.clone())),
+                    ),
+            )
+            .or(contacts::search_text.like(pattern)),
+        );
+        return query;
+    }
+    // Every word must appear somewhere: in the folded names/company/username or in an email.
+    for word in text::fold(search).split(' ').filter(|w| !w.is_empty()) {
+        let pattern = contains_pattern(word);
+        query = query.filter(
+            contacts::search_text.like(pattern.clone()).or(exists(
+                contact_emails::table
+                    .filter(contact_emails::contact_id.eq(contacts::id))
+                    .filter(contact_emails::address_folded.like(pattern)),
+            )),
+        );
+    }
+    query
+}
+
+fn ordered(query: BoxedContacts<'_>, order: ContactOrder) -> BoxedContacts<'_> {
+    use ContactOrderField::*;
+    let query = match (order.field, order.descending) {
+        (Name, false) => query.order(contacts::sort_name.asc()),
+        (Name, true) => query.order(contacts::sort_name.desc()),
+        (FirstName, false) => query.order(contacts::first_name.asc().nulls_last()),
+        (FirstName, true) => query.order(contacts::first_name.desc().nulls_last()),
+        (LastName, false) => query.order(contacts::last_name.asc().nulls_last()),
+        (LastName, true) => query.order(contacts::last_name.desc().nulls_last()),
+        (CreatedAt, false) => query.order(contacts::created_at.asc()),
+        (CreatedAt, true) => query.order(contacts::created_at.desc()),
+        (UpdatedAt, false) => query.order(contacts::updated_at.asc()),
+        (UpdatedAt, true) => query.order(contacts::updated_at.desc()),
+        (LastActiveAt, false) => query.order(contacts::last_active_at.asc().nulls_last()),
+        (LastActiveAt, true) => query.order(contacts::last_active_at.desc().nulls_last()),
+    };
+    if order.descending {
+        query.then_order_by(contacts::id.desc())
+    } else {
+        query.then_order_by(contacts::id.asc())
+    }
+}
+
+impl Store {
+    /// A window (`offset`, `limit`) of the principal's contacts matching `filter` in `order`,
+    /// and how many match in all. Costs a fixed number of queries whatever the window size.
+    pub async fn query_contacts(
+        &self,
+        principal: &Principal,
+        filter: &ContactFilter,
+        order: ContactOrder,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<ContactRecord>, i64)> {
+        let limit = limit.clamp(0, super::reads::MAX_PAGE_SIZE);
+        let group = match filter.group_id {
+            Some(group_id) => Some(self.group_member_uids(principal, group_id).await?),
+            None => None,
+        };
+        let mut conn = self.conn().await?;
+        let total: i64 = filtered(principal, filter, group.clone())
+            .count()
+            .get_result(&mut conn)
+            .await?;
+        if limit == 0 || offset >= total {
+            return Ok((Vec::new(), total));
+        }
+        let rows: Vec<ContactRow> = ordered(filtered(principal, filter, group), order)
+            .offset(offset.max(0))
+            .limit(limit)
+            .select(ContactRow::as_select())
+            .load(&mut conn)
+            .await?;
+        Ok((hydrate(&mut conn, rows).await?, total))
+    }
+
+    /// Phone.com lookup: contacts whose given fields all equal the given values (ignoring case).
+    pub async fn lookup_contacts(
+        &self,
+        principal: &Principal,
+        lookup: &ContactLookup,
+        limit: i64,
+    ) -> StoreResult<Vec<ContactRecord>> {
+        let mut query = filtered(principal, &ContactFilter::default(), None);
+        if let Some(id) = lookup.id {
+            query = query.filter(contacts::id.eq(id));
+        }
+        if let Some(v) = &lookup.prefix {
+            query = query.filter(contacts::prefix.ilike(like_literal(v.trim())));
+        }
+        if let Some(v) = &lookup.first_name {
+            query = query.filter(contacts::first_name.ilike(like_literal(v.trim())));
+        }
+        if let Some(v) = &lookup.middle_name {
+            query = query.filter(contacts::middle_name.ilike(like_literal(v.trim())));
+        }
+        if let Some(v) = &lookup.last_name {
+            query = query.filter(contacts::last_name.ilike(like_literal(v.trim())));
+        }
+        if let Some(v) = &lookup.suffix {
+            query = query.filter(contacts::suffix.ilike(like_literal(v.trim())));
+        }
+        if let Some(v) = &lookup.nickname {
+            query = query.filter(contacts::nickname.ilike(like_literal(v.trim())));
+        }
+        if let Some(v) = &lookup.company {
+            query = query.filter(contacts::company.ilike(like_literal(v.trim())));
+        }
+        self.load_window(query, limit).await
+    }
+
+    /// Phone.com's scalar lookup: contacts where any name field (or the id) equals `value`.
+    pub async fn lookup_contacts_by_scalar(
+        &self,
+        principal: &Principal,
+        value: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ContactRecord>> {
+        let value = like_literal(value.trim());
+        let by_id = value.parse::<i64>().ok().unwrap_or(-1);
+        let query = filtered(principal, &ContactFilter::default(), None).filter(
+            contacts::id
+                .eq(by_id)
+                .or(contacts::prefix.ilike(value.clone()))
+                .or(contacts::first_name.ilike(value.clone()))
+                .or(contacts::middle_name.ilike(value.clone()))
+                .or(contacts::last_name.ilike(value.clone()))
+                .or(contacts::suffix.ilike(value.clone()))
+                .or(contacts::nickname.ilike(value.clone()))
+                .or(contacts::company.ilike(value)),
+        );
+        self.load_window(query, limit).await
+    }
+
+    async fn load_window(
+        &self,
+        query: BoxedContacts<'_>,
+        limit: i64,
+    ) -> StoreResult<Vec<ContactRecord>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<ContactRow> = ordered(query, ContactOrder::default())
+            .limit(limit.clamp(1, super::reads::MAX_PAGE_SIZE))
+            .select(ContactRow::as_select())
+            .load(&mut conn)
+            .await?;
+        hydrate(&mut conn, rows).await
+    }
+
+    /// The book and member UIDs of one of the principal's group cards.
+    async fn group_member_uids(
+        &self,
+        principal: &Principal,
+        group_id: i64,
+    ) -> StoreResult<(i64, Vec<String>)> {
+        let mut conn = self.conn().await?;
+        let book: i64 = contacts::table
+            .filter(contacts::id.eq(group_id))
+            .filter(contacts::kind.eq(CardKind::Group.as_str()))
+            .filter(contacts::deleted_at.is_null())
+            .filter(
+                contacts::address_book_id.eq_any(
+                    address_books::table
+                        .filter(address_books::user_id.eq(principal.user_id))
+                        .select(address_books::id),
+                ),
+            )
+            .select(contacts::address_book_id)
+            .first(&mut conn)
+            .await?;
+        let uids: Vec<String> = group_members::table
+            .filter(group_members::group_id.eq(group_id))
+            .select(group_members::member_uid)
+            .load(&mut conn)
+            .await?;
+        Ok((book, uids))
+    }
+}
