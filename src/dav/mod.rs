@@ -1,0 +1,238 @@
+//! The CardDAV front end (RFC 6352 over RFC 4918/6578): thin handlers over the store that
+//! serve the same records GraphQL does, as vCards, to Apple Contacts, DAVx5, Thunderbird,
+//! Evolution and vdirsyncer. `shared/CARDDAV-INTEROP.md` lists the client behaviour every
+//! handler here was written against.
+//!
+//! - [`paths`]: the URL space and its one percent-encoding rule;
+//! - [`xml`]: pure request parsing and multistatus/error writing (quick-xml);
+//! - [`error`]: [`DavError`] and THE mapping from `StoreError` to HTTP;
+//! - [`props`]: property values of each kind of resource;
+//! - [`negotiate`]: vCard 3.0/4.0 negotiation and Apple client detection;
+//! - [`propfind`], [`proppatch`] (+ MKCOL), [`card`] (GET/HEAD/PUT/DELETE), [`report`]
+//!   (multiget, sync-collection), [`query`] (addressbook-query and its filter): the methods.
+//!
+//! Every request is authenticated (HTTP Basic with the account or an app password) except
+//! the `/.well-known/carddav` redirect and OPTIONS on the DAV root, which reveal nothing.
+//! A path in another user's namespace is answered exactly like a missing one (404).
+
+pub mod card;
+pub mod error;
+pub mod negotiate;
+pub mod paths;
+pub mod propfind;
+pub mod proppatch;
+pub mod props;
+pub mod query;
+pub mod report;
+pub mod xml;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+
+use crate::app::AppState;
+use crate::auth::RequirePrincipal;
+use crate::store::{AddressBook, Principal, Store};
+pub use error::DavError;
+use paths::{PathError, Target};
+
+/// The `DAV` header: compliance classes clients look for (CARDDAV-INTEROP item 3).
+pub const DAV_HEADER: &str = "1, 3, addressbook, extended-mkcol";
+
+/// Routes of the CardDAV front end, to be merged into the application router.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(paths::WELL_KNOWN, any(well_known))
+        .route("/.well-known/carddav/", any(well_known))
+        .route("/dav", any(handle))
+        .route("/dav/", any(handle))
+        .route("/dav/{*rest}", any(handle))
+}
+
+/// `/.well-known/carddav` (RFC 6764): a redirect to the DAV root for every method, without
+/// authentication — macOS gives up when it gets a 401, 404 or 405 here (CARDDAV-INTEROP item 1).
+async fn well_known() -> Response {
+    let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(paths::ROOT));
+    response
+}
+
+async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    match dispatch(state, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn dispatch(state: AppState, request: Request) -> Result<Response, DavError> {
+    let (mut parts, body) = request.into_parts();
+    let target = paths::parse(parts.uri.path());
+    if parts.method == Method::OPTIONS
+        && matches!(target, Ok(Target::Root))
+        && !parts.headers.contains_key(header::AUTHORIZATION)
+    {
+        return Ok(options(error::ALLOW_ALL));
+    }
+    let principal = match RequirePrincipal::from_request_parts(&mut parts, &state).await {
+        Ok(RequirePrincipal(principal)) => principal,
+        Err(rejection) => return Ok(rejection),
+    };
+    let target = match target {
+        Ok(target) => target,
+        Err(PathError::NotFound) => return Err(DavError::not_found()),
+        Err(PathError::BadEncoding) => {
+            return Err(DavError::bad_request("malformed percent-encoding in the path"));
+        }
+    };
+    // Another user's namespace: the same answer as a path that does not exist.
+    if target.user().is_some_and(|user| user != principal.user_name) {
+        return Err(DavError::not_found());
+    }
+    let ctx = Ctx {
+        store: state.store.clone(),
+        principal,
+        headers: parts.headers,
+        max_body: state.max_body_bytes,
+    };
+    match parts.method.as_str() {
+        "OPTIONS" => Ok(options(allow_for(&target))),
+        "PROPFIND" => propfind::handle(&ctx, &target, body).await,
+        "PROPPATCH" => proppatch::proppatch(&ctx, &target, body).await,
+        "MKCOL" => proppatch::mkcol(&ctx, &target, body).await,
+        "REPORT" => report::handle(&ctx, &target, body).await,
+        "GET" => card::get(&ctx, &target, false).await,
+        "HEAD" => card::get(&ctx, &target, true).await,
+        "PUT" => card::put(&ctx, &target, body).await,
+        "DELETE" => card::delete(&ctx, &target).await,
+        _ => Err(DavError::MethodNotAllowed(allow_for(&target))),
+    }
+}
+
+/// Methods allowed on a target (OPTIONS `Allow`, 405 `Allow`).
+fn allow_for(target: &Target) -> &'static str {
+    match target {
+        Target::Card { .. } => error::ALLOW_CARD,
+        Target::Book { .. } => error::ALLOW_BOOK,
+        Target::Home { .. } => error::ALLOW_ALL,
+        _ => error::ALLOW_COLLECTION,
+    }
+}
+
+fn options(allow: &'static str) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert("dav", HeaderValue::from_static(DAV_HEADER));
+    headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response
+}
+
+/// One authenticated DAV request: who is asking, and the headers that shape the answer.
+pub struct Ctx {
+    pub store: Store,
+    pub principal: Principal,
+    pub headers: HeaderMap,
+    pub max_body: usize,
+}
+
+/// The `Depth` header (RFC 4918 10.2); `infinity` is served as 1, since no collection here
+/// has grandchildren worth walking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Zero,
+    One,
+}
+
+impl Ctx {
+    fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn depth(&self, default: Depth) -> Depth {
+        match self.headers.get("depth").and_then(|v| v.to_str().ok()) {
+            Some(d) if d.trim() == "0" => Depth::Zero,
+            Some(_) => Depth::One,
+            None => default,
+        }
+    }
+
+    /// `Prefer: return=minimal` (RFC 8144) or Apple's `Brief: t`: leave out 404 propstats.
+    pub fn minimal(&self) -> bool {
+        let brief = self
+            .headers
+            .get("brief")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("t"));
+        let prefer = self
+            .headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+            });
+        brief || prefer
+    }
+
+    pub fn apple(&self) -> bool {
+        negotiate::is_apple(&self.headers)
+    }
+
+    pub fn user(&self) -> &str {
+        &self.principal.user_name
+    }
+
+    pub fn prop_context(&self) -> props::PropContext<'_> {
+        props::PropContext::new(self.user(), self.max_body, self.apple())
+    }
+
+    /// One of the principal's address books by slug; 404 otherwise.
+    pub async fn book(&self, slug: &str) -> Result<AddressBook, DavError> {
+        Ok(self.store.address_book_by_slug(&self.principal, slug).await?)
+    }
+
+    /// Reads the whole body, refusing more than `max_body` bytes.
+    pub async fn body(&self, body: Body) -> Result<Bytes, DavError> {
+        let declared = self
+            .header(header::CONTENT_LENGTH)
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return Err(body_too_large(self.max_body));
+        }
+        axum::body::to_bytes(body, self.max_body)
+            .await
+            .map_err(|_| body_too_large(self.max_body))
+    }
+
+    /// Reads and parses an XML body; `None` when the body is empty.
+    pub async fn xml_body(&self, body: Body) -> Result<Option<xml::tree::Element>, DavError> {
+        let bytes = self.body(body).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        Ok(Some(xml::tree::parse(&bytes)?))
+    }
+}
+
+fn body_too_large(limit: usize) -> DavError {
+    DavError::Status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than {limit} bytes"),
+    )
+}
+
+/// A 207 Multi-Status response.
+pub fn multistatus(body: String) -> Response {
+    let mut response = (StatusCode::MULTI_STATUS, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,185 @@
+//! vCard version negotiation: a card is served exactly as stored unless the client asks for the
+//! other version (`Accept: text/vcard; version=4.0` on GET, `address-data version="3.0"` in a
+//! REPORT), or is an Apple client that asked for nothing — macOS/iOS reject 4.0 cards and fail
+//! the whole sync (CARDDAV-INTEROP item 6), so they get 3.0.
+//!
+//! The ETag stays the stored card's ETag whatever representation is served: clients send it
+//! back in `If-Match`, and the store compares it with the stored bytes.
+
+use std::borrow::Cow;
+
+use axum::http::HeaderMap;
+use axum::http::header;
+
+use crate::domain::vcard::{self, RenderVersion};
+
+/// Markers of Apple's contacts daemons in User-Agent (`macOS/13.0 (22A380) AddressBook/2487`,
+/// `iOS/16.0 (20A362) dataaccessd/1.0`, `Mac OS X/10.15.7 (19H2) AddressBook/2452.2`). Matched
+/// with the slash, so Thunderbird's `Intel Mac OS X 10.15;` is not taken for Apple Contacts.
+const APPLE_MARKERS: &[&str] = &[
+    "AddressBook/",
+    "dataaccessd/",
+    "macOS/",
+    "iOS/",
+    "iPadOS/",
+    "Mac OS X/",
+    "Mac_OS_X/",
+];
+
+/// Whether the request comes from Apple Contacts (macOS) or the iOS contacts daemon.
+pub fn is_apple(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| APPLE_MARKERS.iter().any(|m| ua.contains(m)))
+}
+
+/// The version a stored card (version code 21/30/40) must be converted to, or `None` to serve
+/// the stored bytes.
+pub fn conversion(stored: i16, asked: Option<RenderVersion>, apple: bool) -> Option<RenderVersion> {
+    let stored_is = |v: RenderVersion| match v {
+        RenderVersion::V3 => stored == 30,
+        RenderVersion::V4 => stored == 40,
+    };
+    match asked {
+        Some(version) if stored_is(version) => None,
+        Some(version) => Some(version),
+        None if apple && stored != 30 => Some(RenderVersion::V3),
+        None => None,
+    }
+}
+
+/// The card text to send: the stored bytes, or a real conversion. A stored card that no
+/// longer parses (a parser change) is served as stored rather than not at all.
+pub fn representation(stored_text: &str, target: Option<RenderVersion>) -> Cow<'_, str> {
+    let Some(version) = target else {
+        return Cow::Borrowed(stored_text);
+    };
+    match vcard::parse_one(stored_text) {
+        Ok(card) => Cow::Owned(card.render(version)),
+        Err(error) => {
+            tracing::warn!(%error, "dav: stored card does not parse; serving it unconverted");
+            Cow::Borrowed(stored_text)
+        }
+    }
+}
+
+/// The version asked for by `Accept` on GET: the `text/vcard` range with a `version` parameter
+/// and the highest q-value. `None` when no range names a version we serve. When the stored
+/// version is among the best, that one wins (no conversion).
+pub fn accepted_version(headers: &HeaderMap, stored: i16) -> Option<RenderVersion> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    let mut best: Vec<(RenderVersion, u16)> = Vec::new();
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        if !media.eq_ignore_ascii_case("text/vcard") {
+            continue;
+        }
+        let mut version = None;
+        let mut q = 1000u16;
+        for param in parts {
+            let Some((key, value)) = param.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"');
+            match key.trim().to_ascii_lowercase().as_str() {
+                "version" => {
+                    version = match value {
+                        "3.0" => Some(RenderVersion::V3),
+                        "4.0" => Some(RenderVersion::V4),
+                        _ => None,
+                    }
+                }
+                "q" => q = parse_q(value),
+                _ => {}
+            }
+        }
+        if let Some(version) = version
+            && q > 0
+        {
+            best.push((version, q));
+        }
+    }
+    let top = best.iter().map(|(_, q)| *q).max()?;
+    let candidates: Vec<RenderVersion> = best
+        .iter()
+        .filter(|(_, q)| *q == top)
+        .map(|(v, _)| *v)
+        .collect();
+    let stored_version = match stored {
+        40 => Some(RenderVersion::V4),
+        30 => Some(RenderVersion::V3),
+        _ => None,
+    };
+    match stored_version {
+        Some(v) if candidates.contains(&v) => Some(v),
+        _ => candidates.first().copied(),
+    }
+}
+
+/// q-value in thousandths (`0.8` -> 800); malformed values count as 1.
+fn parse_q(value: &str) -> u16 {
+    value
+        .parse::<f32>()
+        .map(|q| (q.clamp(0.0, 1.0) * 1000.0).round() as u16)
+        .unwrap_or(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn apple_user_agents() {
+        for ua in [
+            "macOS/13.0 (22A380) AddressBook/2487.200.9",
+            "iOS/16.0 (20A362) dataaccessd/1.0",
+            "Mac OS X/10.15.7 (19H2) AddressBook/2452.2",
+            "Mac_OS_X/10.9.5 (13F34) AddressBook/1579",
+        ] {
+            assert!(is_apple(&headers(header::USER_AGENT, ua)), "{ua}");
+        }
+        for ua in [
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:115.0) Gecko/20100101 Thunderbird/115.0",
+            "DAVx5/4.3 (2023/05/01; dav4jvm; okhttp/4.11.0) Android/13",
+            "vdirsyncer/0.19.2",
+        ] {
+            assert!(!is_apple(&headers(header::USER_AGENT, ua)), "{ua}");
+        }
+    }
+
+    #[test]
+    fn conversions() {
+        assert_eq!(conversion(40, None, false), None);
+        assert_eq!(conversion(40, None, true), Some(RenderVersion::V3));
+        assert_eq!(conversion(30, None, true), None);
+        assert_eq!(conversion(21, None, true), Some(RenderVersion::V3));
+        assert_eq!(conversion(30, Some(RenderVersion::V4), true), Some(RenderVersion::V4));
+        assert_eq!(conversion(40, Some(RenderVersion::V4), true), None);
+    }
+
+    #[test]
+    fn accept_header() {
+        let h = headers(header::ACCEPT, "text/vcard; version=4.0");
+        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+        let h = headers(
+            header::ACCEPT,
+            "text/vcard;version=3.0;q=0.5, text/vcard;version=4.0",
+        );
+        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+        let h = headers(header::ACCEPT, "text/vcard;version=3.0, text/vcard;version=4.0");
+        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V3));
+        let h = headers(header::ACCEPT, "text/vcard, */*");
+        assert_eq!(accepted_version(&h, 30), None);
+        let h = headers(header::ACCEPT, "text/vcard;version=2.1");
+        assert_eq!(accepted_version(&h, 30), None);
+    }
+}

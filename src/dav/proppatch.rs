@@ -1,0 +1,179 @@
+//! PROPPATCH (RFC 4918 9.2) and MKCOL / extended MKCOL (RFC 5689): the writes on collections.
+//!
+//! PROPPATCH is atomic: if any property cannot be set (protected, unknown — we keep no dead
+//! properties — or not settable on this resource) it gets 403, every other one 424 Failed
+//! Dependency, and nothing is applied (CARDDAV-INTEROP item 22). Apple's `CS:me-card` on the
+//! home is accepted and not stored (item 21).
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::paths::{self, Target};
+use super::props::{Resource, settable};
+use super::xml::names::{CARDDAV, DAV, Known, QName};
+use super::xml::request;
+use super::xml::write::Multistatus;
+use super::{Ctx, DavError, error, multistatus};
+use crate::store::AddressBook;
+
+pub async fn proppatch(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
+    let root = ctx
+        .xml_body(body)
+        .await?
+        .ok_or_else(|| DavError::bad_request("PROPPATCH needs a propertyupdate body"))?;
+    let ops = request::proppatch(&root)?;
+    let user = ctx.user();
+    let book: Option<AddressBook>;
+    let card_meta;
+    let (href, resource) = match target {
+        Target::Root => (paths::ROOT.to_owned(), Resource::Root),
+        Target::Principals => (paths::PRINCIPALS.to_owned(), Resource::Principals),
+        Target::Homes => (paths::HOMES.to_owned(), Resource::Homes),
+        Target::Principal { .. } => (paths::principal_href(user), Resource::Principal),
+        Target::Home { .. } => (paths::home_href(user), Resource::Home),
+        Target::Book { slug, .. } => {
+            book = Some(ctx.book(slug).await?);
+            let book = book.as_ref().ok_or_else(DavError::not_found)?;
+            (paths::book_href(user, &book.slug), Resource::Book(book))
+        }
+        Target::Card { slug, name, .. } => {
+            let owner = ctx.book(slug).await?;
+            let names = [name.clone()];
+            card_meta = ctx
+                .store
+                .card_metas(&ctx.principal, owner.id, Some(&names))
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(DavError::not_found)?;
+            (
+                paths::card_href(&paths::book_href(user, &owner.slug), name),
+                Resource::Card {
+                    meta: &card_meta,
+                    body: None,
+                },
+            )
+        }
+    };
+
+    let refused: Vec<bool> = ops
+        .iter()
+        .map(|op| !settable(op.prop.known, &resource))
+        .collect();
+    let any_refused = refused.iter().any(|r| *r);
+    if !any_refused && let Resource::Book(book) = &resource {
+        let mut display_name = None;
+        let mut description = None;
+        for op in &ops {
+            match op.prop.known {
+                // Removing the display name falls back to the slug: clients show something.
+                Some(Known::DisplayName) => {
+                    display_name = Some(op.value.clone().unwrap_or_else(|| book.slug.clone()))
+                }
+                Some(Known::AddressbookDescription) => {
+                    description = Some(op.value.clone().unwrap_or_default())
+                }
+                _ => {}
+            }
+        }
+        if display_name.is_some() || description.is_some() {
+            ctx.store
+                .update_address_book(
+                    &ctx.principal,
+                    book.id,
+                    display_name.as_deref(),
+                    description.as_deref(),
+                )
+                .await?;
+        }
+    }
+
+    let mut ms = Multistatus::new(false);
+    let mut out = ms.response(&href);
+    for (op, refused) in ops.iter().zip(&refused) {
+        if !any_refused {
+            out.empty(&op.prop.name);
+        } else if *refused {
+            out.with_status(&op.prop.name, StatusCode::FORBIDDEN);
+        } else {
+            out.with_status(&op.prop.name, StatusCode::FAILED_DEPENDENCY);
+        }
+    }
+    out.finish();
+    Ok(multistatus(ms.finish()))
+}
+
+/// Whether an address-book slug is acceptable (the store's rule; checked here so the client
+/// gets a clear 403 rather than a card-validation error).
+fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 64
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && slug.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// MKCOL in the home creates an address book; plain MKCOL (no body) does too, since a home
+/// holds nothing else.
+pub async fn mkcol(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
+    let slug = match target {
+        Target::Book { slug, .. } => slug,
+        Target::Card { .. } => {
+            return Err(DavError::forbidden(
+                "address books hold cards, not collections",
+            ));
+        }
+        _ => return Err(DavError::MethodNotAllowed(error::ALLOW_COLLECTION)),
+    };
+    let root = ctx.xml_body(body).await?;
+    let ops = match &root {
+        Some(root) => request::mkcol(root)?,
+        None => Vec::new(),
+    };
+    let mut display_name = None;
+    let mut description = None;
+    for op in ops {
+        match op.prop.known {
+            Some(Known::ResourceType) => {
+                let is_book = op.value_children.iter().any(|c| c.is(CARDDAV, "addressbook"))
+                    && op.value_children.iter().any(|c| c.is(DAV, "collection"));
+                if !is_book {
+                    return Err(DavError::condition(
+                        StatusCode::FORBIDDEN,
+                        QName::dav("valid-resourcetype"),
+                        Some(
+                            "only address books (DAV:collection + CARDDAV:addressbook) can be \
+                             created here"
+                                .to_owned(),
+                        ),
+                    ));
+                }
+            }
+            Some(Known::DisplayName) => display_name = op.value,
+            Some(Known::AddressbookDescription) => description = op.value,
+            // Colors, orders and other client properties: we keep no dead properties, and
+            // failing the whole MKCOL over one would leave the client without its book.
+            _ => {}
+        }
+    }
+    if !valid_slug(slug) {
+        return Err(DavError::forbidden(
+            "address book names are 1-64 characters of A-Z a-z 0-9 . _ -, starting with a \
+             letter or digit",
+        ));
+    }
+    let display_name = display_name
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| slug.clone());
+    ctx.store
+        .create_address_book(
+            &ctx.principal,
+            slug,
+            &display_name,
+            description.as_deref().unwrap_or(""),
+        )
+        .await?;
+    Ok(StatusCode::CREATED.into_response())
+}

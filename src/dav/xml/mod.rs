@@ -1,0 +1,12 @@
+//! Pure XML for WebDAV/CardDAV with quick-xml: reading request bodies into typed requests and
+//! writing multistatus and error bodies. No IO, no store, no HTTP plumbing beyond status codes.
+//!
+//! - [`names`]: namespaces, the known properties, element-name safety;
+//! - [`tree`]: a defensive reader (no DTDs, bounded depth and size) into an element tree;
+//! - [`request`]: PROPFIND / PROPPATCH / MKCOL / REPORT bodies as typed requests;
+//! - [`write`]: multistatus and `DAV:error` bodies.
+
+pub mod names;
+pub mod request;
+pub mod tree;
+pub mod write;

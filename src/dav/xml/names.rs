@@ -1,0 +1,172 @@
+//! XML namespaces and property names: the properties this server knows, as a closed enum, and
+//! any other name a client may ask for (answered with a 404 propstat).
+
+use std::borrow::Cow;
+
+pub const DAV: &str = "DAV:";
+pub const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
+pub const CALENDARSERVER: &str = "http://calendarserver.org/ns/";
+
+/// A qualified element name (namespace URI + local name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QName {
+    pub ns: Cow<'static, str>,
+    pub local: Cow<'static, str>,
+}
+
+impl QName {
+    pub const fn dav(local: &'static str) -> QName {
+        QName {
+            ns: Cow::Borrowed(DAV),
+            local: Cow::Borrowed(local),
+        }
+    }
+
+    pub const fn carddav(local: &'static str) -> QName {
+        QName {
+            ns: Cow::Borrowed(CARDDAV),
+            local: Cow::Borrowed(local),
+        }
+    }
+
+    pub const fn cs(local: &'static str) -> QName {
+        QName {
+            ns: Cow::Borrowed(CALENDARSERVER),
+            local: Cow::Borrowed(local),
+        }
+    }
+
+    pub fn new(ns: &str, local: &str) -> QName {
+        QName {
+            ns: Cow::Owned(ns.to_owned()),
+            local: Cow::Owned(local.to_owned()),
+        }
+    }
+
+    pub fn is(&self, ns: &str, local: &str) -> bool {
+        self.ns == ns && self.local == local
+    }
+}
+
+/// Every property this server computes. Anything else is "not found" (404 propstat), and
+/// cannot be set (we keep no dead properties).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Known {
+    ResourceType,
+    DisplayName,
+    GetEtag,
+    GetContentType,
+    GetContentLength,
+    GetLastModified,
+    SyncToken,
+    GetCtag,
+    SupportedReportSet,
+    SupportedAddressData,
+    MaxResourceSize,
+    AddressbookDescription,
+    CurrentUserPrivilegeSet,
+    Owner,
+    CurrentUserPrincipal,
+    PrincipalUrl,
+    AddressbookHomeSet,
+    PrincipalCollectionSet,
+    AddressData,
+    /// Apple's `CS:me-card` on the home: accepted by PROPPATCH, never stored.
+    MeCard,
+}
+
+const TABLE: &[(Known, &str, &str)] = &[
+    (Known::ResourceType, DAV, "resourcetype"),
+    (Known::DisplayName, DAV, "displayname"),
+    (Known::GetEtag, DAV, "getetag"),
+    (Known::GetContentType, DAV, "getcontenttype"),
+    (Known::GetContentLength, DAV, "getcontentlength"),
+    (Known::GetLastModified, DAV, "getlastmodified"),
+    (Known::SyncToken, DAV, "sync-token"),
+    (Known::GetCtag, CALENDARSERVER, "getctag"),
+    (Known::SupportedReportSet, DAV, "supported-report-set"),
+    (Known::SupportedAddressData, CARDDAV, "supported-address-data"),
+    (Known::MaxResourceSize, CARDDAV, "max-resource-size"),
+    (Known::AddressbookDescription, CARDDAV, "addressbook-description"),
+    (Known::CurrentUserPrivilegeSet, DAV, "current-user-privilege-set"),
+    (Known::Owner, DAV, "owner"),
+    (Known::CurrentUserPrincipal, DAV, "current-user-principal"),
+    (Known::PrincipalUrl, DAV, "principal-URL"),
+    (Known::AddressbookHomeSet, CARDDAV, "addressbook-home-set"),
+    (Known::PrincipalCollectionSet, DAV, "principal-collection-set"),
+    (Known::AddressData, CARDDAV, "address-data"),
+    (Known::MeCard, CALENDARSERVER, "me-card"),
+];
+
+impl Known {
+    pub fn from_name(ns: &str, local: &str) -> Option<Known> {
+        TABLE
+            .iter()
+            .find(|(_, n, l)| *n == ns && *l == local)
+            .map(|(k, _, _)| *k)
+    }
+
+    pub fn name(self) -> QName {
+        let (_, ns, local) = TABLE
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .copied()
+            .unwrap_or((self, DAV, "unknown"));
+        QName {
+            ns: Cow::Borrowed(ns),
+            local: Cow::Borrowed(local),
+        }
+    }
+
+    /// Properties no client may set (RFC 4918 protected properties and our computed ones).
+    pub fn is_protected(self) -> bool {
+        !matches!(
+            self,
+            Known::DisplayName | Known::AddressbookDescription | Known::MeCard
+        )
+    }
+}
+
+/// The prefix written for a namespace we declare on the root element, if it is one of ours.
+pub fn prefix_for(ns: &str) -> Option<&'static str> {
+    match ns {
+        DAV => Some("d"),
+        CARDDAV => Some("card"),
+        CALENDARSERVER => Some("cs"),
+        _ => None,
+    }
+}
+
+/// Whether `local` can be written back as an element name. Names come from parsed requests, but
+/// the parser does not validate them fully; a name we cannot echo safely is left out.
+pub fn is_writable_name(local: &str) -> bool {
+    let mut chars = local.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    (first.is_alphabetic() || first == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_names_round_trip() {
+        for (known, ns, local) in TABLE {
+            assert_eq!(Known::from_name(ns, local), Some(*known));
+            assert!(known.name().is(ns, local));
+        }
+        assert_eq!(Known::from_name(DAV, "nope"), None);
+    }
+
+    #[test]
+    fn writable_names() {
+        assert!(is_writable_name("getetag"));
+        assert!(is_writable_name("principal-URL"));
+        assert!(!is_writable_name("a\"b"));
+        assert!(!is_writable_name(""));
+        assert!(!is_writable_name("1abc"));
+    }
+}

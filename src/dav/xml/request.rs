@@ -1,0 +1,545 @@
+//! Typed DAV requests read from an element tree: PROPFIND, PROPPATCH, extended MKCOL and the
+//! three REPORTs (addressbook-multiget, addressbook-query, sync-collection).
+
+use super::names::{CARDDAV, DAV, Known, QName};
+use super::tree::{Element, XmlError};
+use crate::domain::vcard::RenderVersion;
+
+/// Why a request body cannot be served. Each maps to one 4xx in `dav::error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Xml(#[from] XmlError),
+    #[error("{0}")]
+    Invalid(String),
+    /// A REPORT this server does not implement (DAV:supported-report).
+    #[error("unsupported report {0}")]
+    UnsupportedReport(String),
+    /// A text-match collation other than i;ascii-casemap, i;unicode-casemap, i;octet.
+    #[error("unsupported collation {0:?}")]
+    UnsupportedCollation(String),
+    /// address-data asking for a media type or version we cannot produce.
+    #[error("unsupported address data: {0}")]
+    UnsupportedAddressData(String),
+}
+
+/// A property a client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedProp {
+    pub name: QName,
+    pub known: Option<Known>,
+}
+
+impl RequestedProp {
+    pub fn known(known: Known) -> RequestedProp {
+        RequestedProp {
+            name: known.name(),
+            known: Some(known),
+        }
+    }
+
+    fn from_element(element: &Element) -> RequestedProp {
+        RequestedProp {
+            known: Known::from_name(&element.ns, &element.local),
+            name: QName::new(&element.ns, &element.local),
+        }
+    }
+}
+
+/// What a PROPFIND (or a REPORT's `prop`) asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropSelection {
+    /// `allprop`, with the extra properties of an `include` element.
+    All { include: Vec<RequestedProp> },
+    /// `propname`: names only.
+    Names,
+    Props(Vec<RequestedProp>),
+}
+
+/// A property selection plus the vCard version asked for in `address-data`, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Props {
+    pub selection: PropSelection,
+    pub address_version: Option<RenderVersion>,
+}
+
+impl Props {
+    pub fn all() -> Props {
+        Props {
+            selection: PropSelection::All {
+                include: Vec::new(),
+            },
+            address_version: None,
+        }
+    }
+
+    /// Whether any requested property needs the card text.
+    pub fn wants_address_data(&self) -> bool {
+        match &self.selection {
+            PropSelection::Props(props) => props.iter().any(|p| p.known == Some(Known::AddressData)),
+            PropSelection::All { include } => include.iter().any(|p| p.known == Some(Known::AddressData)),
+            PropSelection::Names => false,
+        }
+    }
+}
+
+/// PROPFIND body; an empty body means allprop (RFC 4918 9.1).
+pub fn propfind(root: Option<&Element>) -> Result<Props, RequestError> {
+    let Some(root) = root else {
+        return Ok(Props::all());
+    };
+    if !root.is(DAV, "propfind") {
+        return Err(RequestError::Invalid(format!(
+            "expected DAV:propfind, found {}",
+            root.display_name()
+        )));
+    }
+    props_of(root)?.ok_or_else(|| {
+        RequestError::Invalid("propfind needs prop, allprop or propname".to_owned())
+    })
+}
+
+/// The `prop` / `allprop` / `propname` child of a PROPFIND or REPORT element.
+fn props_of(parent: &Element) -> Result<Option<Props>, RequestError> {
+    if let Some(prop) = parent.child(DAV, "prop") {
+        let mut address_version = None;
+        let mut wanted = Vec::with_capacity(prop.children.len());
+        for child in &prop.children {
+            let requested = RequestedProp::from_element(child);
+            if requested.known == Some(Known::AddressData) {
+                address_version = address_data_version(child)?;
+            }
+            if !wanted.contains(&requested) {
+                wanted.push(requested);
+            }
+        }
+        return Ok(Some(Props {
+            selection: PropSelection::Props(wanted),
+            address_version,
+        }));
+    }
+    if parent.child(DAV, "allprop").is_some() {
+        let include = parent
+            .child(DAV, "include")
+            .map(|i| i.children.iter().map(RequestedProp::from_element).collect())
+            .unwrap_or_default();
+        return Ok(Some(Props {
+            selection: PropSelection::All { include },
+            address_version: None,
+        }));
+    }
+    if parent.child(DAV, "propname").is_some() {
+        return Ok(Some(Props {
+            selection: PropSelection::Names,
+            address_version: None,
+        }));
+    }
+    Ok(None)
+}
+
+/// `<C:address-data content-type="text/vcard" version="4.0"/>`: the version asked for.
+fn address_data_version(element: &Element) -> Result<Option<RenderVersion>, RequestError> {
+    if let Some(content_type) = element.attr("content-type") {
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        if !is_vcard_media_type(media) {
+            return Err(RequestError::UnsupportedAddressData(format!(
+                "content-type {content_type:?} (only text/vcard is served)"
+            )));
+        }
+    }
+    match element.attr("version").map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("3.0") => Ok(Some(RenderVersion::V3)),
+        Some("4.0") => Ok(Some(RenderVersion::V4)),
+        Some(other) => Err(RequestError::UnsupportedAddressData(format!(
+            "vCard version {other:?} (3.0 and 4.0 are served)"
+        ))),
+    }
+}
+
+/// The vCard media types accepted on input (CARDDAV-INTEROP item 13).
+pub fn is_vcard_media_type(media: &str) -> bool {
+    ["text/vcard", "text/x-vcard", "application/vcard", "text/directory"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(media.trim()))
+}
+
+/// One `set` or `remove` of a PROPPATCH (or the `set` of an extended MKCOL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchOp {
+    pub prop: RequestedProp,
+    /// Text content for `set`; `None` for `remove`.
+    pub value: Option<String>,
+    /// Child element names inside the value (for `resourcetype`).
+    pub value_children: Vec<QName>,
+}
+
+/// PROPPATCH body: `propertyupdate` with `set`/`remove` in document order.
+pub fn proppatch(root: &Element) -> Result<Vec<PatchOp>, RequestError> {
+    if !root.is(DAV, "propertyupdate") {
+        return Err(RequestError::Invalid(format!(
+            "expected DAV:propertyupdate, found {}",
+            root.display_name()
+        )));
+    }
+    let mut ops = Vec::new();
+    for action in &root.children {
+        let set = if action.is(DAV, "set") {
+            true
+        } else if action.is(DAV, "remove") {
+            false
+        } else {
+            continue;
+        };
+        for prop in action.children_named(DAV, "prop") {
+            for element in &prop.children {
+                ops.push(patch_op(element, set));
+            }
+        }
+    }
+    if ops.is_empty() {
+        return Err(RequestError::Invalid(
+            "propertyupdate names no property".to_owned(),
+        ));
+    }
+    Ok(ops)
+}
+
+fn patch_op(element: &Element, set: bool) -> PatchOp {
+    PatchOp {
+        prop: RequestedProp::from_element(element),
+        value: set.then(|| element.text.trim().to_owned()),
+        value_children: element
+            .children
+            .iter()
+            .map(|c| QName::new(&c.ns, &c.local))
+            .collect(),
+    }
+}
+
+/// Extended MKCOL body (RFC 5689): the properties to set on the new collection.
+pub fn mkcol(root: &Element) -> Result<Vec<PatchOp>, RequestError> {
+    if !root.is(DAV, "mkcol") {
+        return Err(RequestError::Invalid(format!(
+            "expected DAV:mkcol, found {}",
+            root.display_name()
+        )));
+    }
+    Ok(root
+        .children_named(DAV, "set")
+        .flat_map(|set| set.children_named(DAV, "prop"))
+        .flat_map(|prop| prop.children.iter())
+        .map(|element| patch_op(element, true))
+        .collect())
+}
+
+/// A REPORT request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Multiget {
+        props: Props,
+        hrefs: Vec<String>,
+    },
+    Query {
+        props: Props,
+        filter: Filter,
+        limit: Option<usize>,
+    },
+    Sync {
+        props: Props,
+        /// `None` for the initial sync (empty `sync-token` element).
+        token: Option<String>,
+        limit: Option<usize>,
+    },
+}
+
+pub fn report(root: &Element) -> Result<Report, RequestError> {
+    if root.is(CARDDAV, "addressbook-multiget") {
+        let props = props_of(root)?.unwrap_or_else(Props::all);
+        let mut hrefs: Vec<String> = Vec::new();
+        for href in root.children_named(DAV, "href") {
+            let href = href.text.trim();
+            if !href.is_empty() && !hrefs.iter().any(|h| h == href) {
+                hrefs.push(href.to_owned());
+            }
+        }
+        return Ok(Report::Multiget { props, hrefs });
+    }
+    if root.is(CARDDAV, "addressbook-query") {
+        let props = props_of(root)?.unwrap_or_else(Props::all);
+        let filter = match root.child(CARDDAV, "filter") {
+            Some(filter) => parse_filter(filter)?,
+            None => Filter::default(),
+        };
+        let limit = limit_of(root.child(CARDDAV, "limit"), CARDDAV)?;
+        return Ok(Report::Query {
+            props,
+            filter,
+            limit,
+        });
+    }
+    if root.is(DAV, "sync-collection") {
+        let props = props_of(root)?.unwrap_or_else(Props::all);
+        let token = root
+            .child(DAV, "sync-token")
+            .map(|t| t.text.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        if let Some(level) = root.child(DAV, "sync-level") {
+            let level = level.text.trim();
+            if level != "1" && !level.eq_ignore_ascii_case("infinite") {
+                return Err(RequestError::Invalid(format!(
+                    "sync-level {level:?} (expected 1 or infinite)"
+                )));
+            }
+        }
+        let limit = limit_of(root.child(DAV, "limit"), DAV)?;
+        return Ok(Report::Sync {
+            props,
+            token,
+            limit,
+        });
+    }
+    Err(RequestError::UnsupportedReport(root.display_name()))
+}
+
+/// `<limit><nresults>N</nresults></limit>` (CardDAV and RFC 6578 use the same shape, in their
+/// own namespaces; accept either).
+fn limit_of(limit: Option<&Element>, ns: &str) -> Result<Option<usize>, RequestError> {
+    let Some(limit) = limit else {
+        return Ok(None);
+    };
+    let nresults = limit
+        .child(ns, "nresults")
+        .or_else(|| limit.children.iter().find(|c| c.local == "nresults"));
+    let Some(nresults) = nresults else {
+        return Ok(None);
+    };
+    nresults
+        .text
+        .trim()
+        .parse::<usize>()
+        .map(Some)
+        .map_err(|_| RequestError::Invalid(format!("nresults {:?} is not a number", nresults.text)))
+}
+
+/// `<C:filter>` of an addressbook-query (RFC 6352 10.5).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    /// `test="allof"`; the default is anyof.
+    pub all_of: bool,
+    pub props: Vec<PropFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropFilter {
+    /// Property name, upper case.
+    pub name: String,
+    pub all_of: bool,
+    pub is_not_defined: bool,
+    pub text_matches: Vec<TextMatch>,
+    pub param_filters: Vec<ParamFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamFilter {
+    /// Parameter name, upper case.
+    pub name: String,
+    pub is_not_defined: bool,
+    pub text_match: Option<TextMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextMatch {
+    pub text: String,
+    pub collation: Collation,
+    pub match_type: MatchType,
+    pub negate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collation {
+    AsciiCasemap,
+    UnicodeCasemap,
+    Octet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchType {
+    Equals,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+fn is_all_of(element: &Element) -> bool {
+    element
+        .attr("test")
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("allof"))
+}
+
+fn parse_filter(filter: &Element) -> Result<Filter, RequestError> {
+    let props = filter
+        .children_named(CARDDAV, "prop-filter")
+        .map(parse_prop_filter)
+        .collect::<Result<_, _>>()?;
+    Ok(Filter {
+        all_of: is_all_of(filter),
+        props,
+    })
+}
+
+fn required_name(element: &Element) -> Result<String, RequestError> {
+    match element.attr("name").map(str::trim) {
+        Some(name) if !name.is_empty() => Ok(name.to_ascii_uppercase()),
+        _ => Err(RequestError::Invalid(format!(
+            "{} needs a name attribute",
+            element.local
+        ))),
+    }
+}
+
+fn parse_prop_filter(element: &Element) -> Result<PropFilter, RequestError> {
+    Ok(PropFilter {
+        name: required_name(element)?,
+        all_of: is_all_of(element),
+        is_not_defined: element.child(CARDDAV, "is-not-defined").is_some(),
+        text_matches: element
+            .children_named(CARDDAV, "text-match")
+            .map(parse_text_match)
+            .collect::<Result<_, _>>()?,
+        param_filters: element
+            .children_named(CARDDAV, "param-filter")
+            .map(|p| {
+                Ok(ParamFilter {
+                    name: required_name(p)?,
+                    is_not_defined: p.child(CARDDAV, "is-not-defined").is_some(),
+                    text_match: p
+                        .child(CARDDAV, "text-match")
+                        .map(parse_text_match)
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<_, RequestError>>()?,
+    })
+}
+
+fn parse_text_match(element: &Element) -> Result<TextMatch, RequestError> {
+    let collation = match element.attr("collation").map(str::trim) {
+        None | Some("") | Some("i;unicode-casemap") => Collation::UnicodeCasemap,
+        Some("i;ascii-casemap") => Collation::AsciiCasemap,
+        Some("i;octet") => Collation::Octet,
+        Some(other) => return Err(RequestError::UnsupportedCollation(other.to_owned())),
+    };
+    let match_type = match element.attr("match-type").map(str::trim) {
+        None | Some("") | Some("contains") => MatchType::Contains,
+        Some("equals") => MatchType::Equals,
+        Some("starts-with") => MatchType::StartsWith,
+        Some("ends-with") => MatchType::EndsWith,
+        Some(other) => {
+            return Err(RequestError::Invalid(format!(
+                "unknown match-type {other:?}"
+            )));
+        }
+    };
+    let negate = element
+        .attr("negate-condition")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"));
+    Ok(TextMatch {
+        text: element.text.clone(),
+        collation,
+        match_type,
+        negate,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dav::xml::tree::parse;
+
+    #[test]
+    fn propfind_forms() {
+        assert_eq!(propfind(None).unwrap(), Props::all());
+        let root = parse(br#"<propfind xmlns="DAV:"><prop><getetag/><x xmlns="urn:y"/></prop></propfind>"#).unwrap();
+        let props = propfind(Some(&root)).unwrap();
+        let PropSelection::Props(list) = props.selection else {
+            panic!("props")
+        };
+        assert_eq!(list[0].known, Some(Known::GetEtag));
+        assert_eq!(list[1].known, None);
+        assert!(list[1].name.is("urn:y", "x"));
+        let root = parse(br#"<propfind xmlns="DAV:"><propname/></propfind>"#).unwrap();
+        assert_eq!(propfind(Some(&root)).unwrap().selection, PropSelection::Names);
+    }
+
+    #[test]
+    fn multiget_with_version() {
+        let root = parse(
+            br#"<C:addressbook-multiget xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
+                <prop><getetag/><C:address-data Content-Type="text/vcard" version="4.0"/></prop>
+                <href>/a.vcf</href><href>/a.vcf</href><href> /b.vcf </href></C:addressbook-multiget>"#,
+        )
+        .unwrap();
+        let Report::Multiget { props, hrefs } = report(&root).unwrap() else {
+            panic!("multiget")
+        };
+        assert_eq!(props.address_version, Some(RenderVersion::V4));
+        assert!(props.wants_address_data());
+        assert_eq!(hrefs, vec!["/a.vcf", "/b.vcf"]);
+    }
+
+    #[test]
+    fn query_filter() {
+        let root = parse(
+            br#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
+              <d:prop><d:getetag/></d:prop>
+              <C:filter test="allof"><C:prop-filter name="fn"/>
+                <C:prop-filter name="EMAIL" test="anyof">
+                  <C:text-match collation="i;ascii-casemap" match-type="ends-with" negate-condition="yes">@x.org</C:text-match>
+                  <C:param-filter name="type"><C:is-not-defined/></C:param-filter>
+                </C:prop-filter></C:filter>
+              <C:limit><C:nresults>5</C:nresults></C:limit></C:addressbook-query>"#,
+        )
+        .unwrap();
+        let Report::Query { filter, limit, .. } = report(&root).unwrap() else {
+            panic!("query")
+        };
+        assert_eq!(limit, Some(5));
+        assert!(filter.all_of);
+        assert_eq!(filter.props[0].name, "FN");
+        assert!(filter.props[0].text_matches.is_empty());
+        let email = &filter.props[1];
+        assert_eq!(email.text_matches[0].match_type, MatchType::EndsWith);
+        assert!(email.text_matches[0].negate);
+        assert_eq!(email.text_matches[0].collation, Collation::AsciiCasemap);
+        assert!(email.param_filters[0].is_not_defined);
+
+        let bad = parse(br#"<C:addressbook-query xmlns:C="urn:ietf:params:xml:ns:carddav"><C:filter><C:prop-filter name="FN"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"#).unwrap();
+        assert_eq!(
+            report(&bad),
+            Err(RequestError::UnsupportedCollation("i;klingon".into()))
+        );
+    }
+
+    #[test]
+    fn sync_collection() {
+        let root = parse(br#"<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#).unwrap();
+        let Report::Sync { token, limit, .. } = report(&root).unwrap() else {
+            panic!("sync")
+        };
+        assert_eq!(token, None);
+        assert_eq!(limit, None);
+        let other = parse(br#"<d:expand-property xmlns:d="DAV:"/>"#).unwrap();
+        assert!(matches!(report(&other), Err(RequestError::UnsupportedReport(_))));
+    }
+
+    #[test]
+    fn proppatch_ops() {
+        let root = parse(br#"<d:propertyupdate xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:displayname> Work </d:displayname><d:resourcetype><d:collection/></d:resourcetype></d:prop></d:set><d:remove><d:prop><C:addressbook-description/></d:prop></d:remove></d:propertyupdate>"#).unwrap();
+        let ops = proppatch(&root).unwrap();
+        assert_eq!(ops[0].value.as_deref(), Some("Work"));
+        assert_eq!(ops[1].prop.known, Some(Known::ResourceType));
+        assert!(ops[1].value_children[0].is(DAV, "collection"));
+        assert_eq!(ops[2].value, None);
+    }
+}

@@ -1,0 +1,163 @@
+//! Card reads shaped for CardDAV: the metadata a PROPFIND or sync-collection lists (href, ETag,
+//! size, dates) without the card text or child rows, and the stored text by href for GET and
+//! multiget. One query per call whatever the number of cards; nothing here parses a vCard.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::Integer;
+use diesel_async::RunQueryDsl;
+
+use super::{Principal, Store, StoreResult};
+use crate::db::schema::{address_books, contacts};
+
+/// What a listing needs to know about one live card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardMeta {
+    pub id: i64,
+    /// Resource name inside the address book (decoded).
+    pub href: String,
+    /// Unquoted strong ETag.
+    pub etag: String,
+    /// Octets of the stored card text.
+    pub size: i64,
+    /// Address-book revision of the card's last change.
+    pub revision: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A live card's metadata and its stored text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardBody {
+    pub meta: CardMeta,
+    pub vcard: String,
+    /// 21, 30 or 40.
+    pub vcard_version: i16,
+}
+
+type MetaTuple = (i64, String, String, i32, i64, DateTime<Utc>);
+type BodyTuple = (i64, String, String, i32, i64, DateTime<Utc>, String, i16);
+
+fn meta((id, href, etag, size, revision, updated_at): MetaTuple) -> CardMeta {
+    CardMeta {
+        id,
+        href,
+        etag,
+        size: i64::from(size),
+        revision,
+        updated_at,
+    }
+}
+
+fn body(row: BodyTuple) -> CardBody {
+    let (id, href, etag, size, revision, updated_at, vcard, vcard_version) = row;
+    CardBody {
+        meta: meta((id, href, etag, size, revision, updated_at)),
+        vcard,
+        vcard_version,
+    }
+}
+
+/// `octet_length` of a text is read from its header, without de-toasting the value.
+const SIZE_SQL: &str = "octet_length(contacts.vcard)";
+
+impl Store {
+    /// Metadata of the live cards of one of the principal's address books, ordered by name;
+    /// only those at `hrefs` when given.
+    pub async fn card_metas(
+        &self,
+        principal: &Principal,
+        address_book_id: i64,
+        hrefs: Option<&[String]>,
+    ) -> StoreResult<Vec<CardMeta>> {
+        if hrefs.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let mut query = contacts::table
+            .inner_join(address_books::table)
+            .filter(address_books::user_id.eq(principal.user_id))
+            .filter(contacts::address_book_id.eq(address_book_id))
+            .filter(contacts::deleted_at.is_null())
+            .select((
+                contacts::id,
+                contacts::href,
+                contacts::etag,
+                sql::<Integer>(SIZE_SQL),
+                contacts::revision,
+                contacts::updated_at,
+            ))
+            .order((contacts::sort_name, contacts::id))
+            .into_boxed();
+        if let Some(hrefs) = hrefs {
+            query = query.filter(contacts::href.eq_any(hrefs));
+        }
+        let rows: Vec<MetaTuple> = query.load(&mut conn).await?;
+        Ok(rows.into_iter().map(meta).collect())
+    }
+
+    /// Metadata and stored text of live cards of one of the principal's address books,
+    /// ordered by name; only those at `hrefs` when given.
+    pub async fn card_bodies(
+        &self,
+        principal: &Principal,
+        address_book_id: i64,
+        hrefs: Option<&[String]>,
+    ) -> StoreResult<Vec<CardBody>> {
+        if hrefs.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let mut query = contacts::table
+            .inner_join(address_books::table)
+            .filter(address_books::user_id.eq(principal.user_id))
+            .filter(contacts::address_book_id.eq(address_book_id))
+            .filter(contacts::deleted_at.is_null())
+            .select((
+                contacts::id,
+                contacts::href,
+                contacts::etag,
+                sql::<Integer>(SIZE_SQL),
+                contacts::revision,
+                contacts::updated_at,
+                contacts::vcard,
+                contacts::vcard_version,
+            ))
+            .order((contacts::sort_name, contacts::id))
+            .into_boxed();
+        if let Some(hrefs) = hrefs {
+            query = query.filter(contacts::href.eq_any(hrefs));
+        }
+        let rows: Vec<BodyTuple> = query.load(&mut conn).await?;
+        Ok(rows.into_iter().map(body).collect())
+    }
+
+    /// One live card by address-book slug and resource name, in a single query (CardDAV GET).
+    pub async fn card_body_at(
+        &self,
+        principal: &Principal,
+        book_slug: &str,
+        href: &str,
+    ) -> StoreResult<CardBody> {
+        let mut conn = self.conn().await?;
+        let row: BodyTuple = contacts::table
+            .inner_join(address_books::table)
+            .filter(address_books::user_id.eq(principal.user_id))
+            .filter(address_books::slug.eq(book_slug))
+            .filter(contacts::href.eq(href))
+            .filter(contacts::deleted_at.is_null())
+            .select((
+                contacts::id,
+                contacts::href,
+                contacts::etag,
+                sql::<Integer>(SIZE_SQL),
+                contacts::revision,
+                contacts::updated_at,
+                contacts::vcard,
+                contacts::vcard_version,
+            ))
+            .first(&mut conn)
+            .await?;
+        Ok(body(row))
+    }
+}
