@@ -49,6 +49,9 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::graphql::router())
         .merge(crate::dav::router())
         .layer(DefaultBodyLimit::max(body_limit))
+        // DefaultBodyLimit only covers extractors that buffer through axum; GraphQL reads the
+        // body as a stream, so also cap every body at the transport level.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .with_state(state)
 }
 

@@ -123,7 +123,7 @@ async fn member_refs(
 fn contact_payload(record: crate::store::ContactRecord) -> ContactPayload {
     ContactPayload {
         etag: record.etag.clone(),
-        contact: Contact(record),
+        contact: Contact::from(record),
     }
 }
 
@@ -409,7 +409,7 @@ impl MutationRoot {
                 position: i32::try_from(card.position).unwrap_or(i32::MAX),
                 line: i32::try_from(card.line).unwrap_or(i32::MAX),
                 status,
-                contact: contact.map(Contact),
+                contact: contact.map(Contact::from),
                 error,
                 repairs: card.repairs,
             });

@@ -7,7 +7,7 @@ use super::connection::{self, ContactConnection, PageArgs};
 use super::errors::{StoreResultExt, store_error};
 use super::ids::{self, NodeKind};
 use super::inputs::{ContactFilterInput, ContactLookupValue, ContactOrderInput};
-use super::types::{AddressBookObject, Contact, Group, Node, Viewer};
+use super::types::{AddressBookObject, Contact, Group, GroupRef, Node, Viewer};
 use super::{principal, store};
 use crate::domain::contact::CardKind;
 use crate::store::{ContactFilter, StoreError};
@@ -76,6 +76,37 @@ pub(super) fn filter_from(
 }
 
 /// Reading contacts, groups, address books and changes.
+/// Wraps records as contacts, fetching the groups of the whole list in one query when the
+/// selection asks for them (`wants_groups` inspects the look-ahead).
+async fn with_groups(
+    ctx: &Context<'_>,
+    records: Vec<crate::store::ContactRecord>,
+    wants_groups: impl Fn(&async_graphql::Lookahead<'_>) -> bool,
+) -> async_graphql::Result<Vec<Contact>> {
+    if !wants_groups(&ctx.look_ahead()) || records.is_empty() {
+        return Ok(records.into_iter().map(Contact::from).collect());
+    }
+    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    let mut summaries = store(ctx)?
+        .group_summaries(principal(ctx)?, &ids)
+        .await
+        .gql()?;
+    Ok(records
+        .into_iter()
+        .map(|record| Contact {
+            groups: Some(
+                summaries
+                    .remove(&record.id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(GroupRef::from)
+                    .collect(),
+            ),
+            record,
+        })
+        .collect())
+}
+
 #[Object(name = "Query")]
 impl QueryRoot {
     /// Any object by global ID.
@@ -90,7 +121,7 @@ impl QueryRoot {
                 .await
                 .map(|c| match c.kind {
                     CardKind::Group => Node::Group(Group(c)),
-                    CardKind::Individual => Node::Contact(Contact(c)),
+                    CardKind::Individual => Node::Contact(Contact::from(c)),
                 }),
             NodeKind::Group => store
                 .get_group(principal, number)
@@ -151,13 +182,15 @@ impl QueryRoot {
         if record.kind == CardKind::Group {
             return Err(store_error(StoreError::NotFound));
         }
-        Ok(Contact(record))
+        Ok(Contact::from(record))
     }
 
     /// Contacts, a page at a time. `search` finds a contact from any part of a name, nickname,
     /// company, username or email, or a phone number typed in any format, ignoring case and
     /// accents.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn contacts(
         &self,
@@ -202,11 +235,12 @@ impl QueryRoot {
                 .gql()?;
             (records, total, window)
         };
-        Ok(connection::connection(
-            records.into_iter().map(Contact).collect(),
-            window,
-            total,
-        ))
+        let contacts = with_groups(ctx, records, |look| {
+            let node = look.field("edges").field("node");
+            node.field("groups").exists() || node.field("group").exists()
+        })
+        .await?;
+        Ok(connection::connection(contacts, window, total))
     }
 
     /// Phone.com's contact lookup: by id, by any combination of prefix, first/middle/last name,
@@ -231,7 +265,7 @@ impl QueryRoot {
             }
         }
         .gql()?;
-        Ok(records.into_iter().map(Contact).collect())
+        Ok(records.into_iter().map(Contact::from).collect())
     }
 
     /// Groups, by name (of one address book, or all of yours).
@@ -295,7 +329,7 @@ impl QueryRoot {
             .collect();
         Ok(ContactChanges {
             token: set.revision.to_string(),
-            changed: contacts.into_iter().map(Contact).collect(),
+            changed: contacts.into_iter().map(Contact::from).collect(),
             changed_groups: groups.into_iter().map(Group).collect(),
             deleted_ids: deleted.iter().map(|d| d.id.clone()).collect(),
             deleted,

@@ -84,7 +84,7 @@ impl SubscriptionRoot {
                             .await
                             .ok()
                             .and_then(|mut found| found.pop())
-                            .map(Contact),
+                            .map(Contact::from),
                     };
                     let item = ContactChangeEvent {
                         operation: match event.op {

@@ -166,100 +166,123 @@ fn render(record: &ContactRecord, version: Option<VCardVersion>) -> async_graphq
     }
 }
 
-/// A contact: a person or organization card.
-pub struct Contact(pub ContactRecord);
+/// A contact: a person or organization card, with its groups when the list resolver already
+/// fetched them for the whole page.
+pub struct Contact {
+    pub record: ContactRecord,
+    pub groups: Option<Vec<GroupRef>>,
+}
+
+impl From<ContactRecord> for Contact {
+    fn from(record: ContactRecord) -> Self {
+        Contact {
+            record,
+            groups: None,
+        }
+    }
+}
+
+impl Contact {
+    async fn group_refs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GroupRef>> {
+        if let Some(groups) = &self.groups {
+            return Ok(groups.clone());
+        }
+        let loader = ctx.data::<DataLoader<GroupsLoader>>()?;
+        Ok(loader.load_one(self.record.id).await?.unwrap_or_default())
+    }
+}
 
 /// A contact: a person or organization card.
 #[Object]
 impl Contact {
     /// Opaque global ID.
     async fn id(&self) -> ID {
-        ids::encode(NodeKind::Contact, self.0.id)
+        ids::encode(NodeKind::Contact, self.record.id)
     }
     /// Numeric id (Phone.com style), stable for the life of the contact.
     async fn database_id(&self) -> i64 {
-        self.0.id
+        self.record.id
     }
     /// vCard UID.
     async fn uid(&self) -> &str {
-        &self.0.uid
+        &self.record.uid
     }
     /// Strong ETag of the stored card; pass it as `ifMatch` to write safely.
     async fn etag(&self) -> &str {
-        &self.0.etag
+        &self.record.etag
     }
     /// Resource name of the card in its CardDAV address book.
     async fn href(&self) -> &str {
-        &self.0.href
+        &self.record.href
     }
     /// The address book holding the contact.
     async fn address_book(&self, ctx: &Context<'_>) -> async_graphql::Result<AddressBookObject> {
         Ok(AddressBookObject(
             store(ctx)?
-                .get_address_book(principal(ctx)?, self.0.address_book_id)
+                .get_address_book(principal(ctx)?, self.record.address_book_id)
                 .await
                 .gql()?,
         ))
     }
     /// How the contact appears in a list (vCard FN). Protocol's `display_name`; Drop's `alias`.
     async fn display_name(&self) -> Option<&str> {
-        self.0.fields.display_name.as_deref()
+        self.record.fields.display_name.as_deref()
     }
     /// Drop's `alias`: the same value as `displayName`.
     async fn alias(&self) -> Option<&str> {
-        self.0.fields.display_name.as_deref()
+        self.record.fields.display_name.as_deref()
     }
     /// Salutation, such as Mr, Mrs or Dr.
     async fn prefix(&self) -> Option<&str> {
-        self.0.fields.prefix.as_deref()
+        self.record.fields.prefix.as_deref()
     }
     /// First or given name.
     async fn first_name(&self) -> Option<&str> {
-        self.0.fields.first_name.as_deref()
+        self.record.fields.first_name.as_deref()
     }
     /// Middle or second name.
     async fn middle_name(&self) -> Option<&str> {
-        self.0.fields.middle_name.as_deref()
+        self.record.fields.middle_name.as_deref()
     }
     /// Last name or surname.
     async fn last_name(&self) -> Option<&str> {
-        self.0.fields.last_name.as_deref()
+        self.record.fields.last_name.as_deref()
     }
     /// Suffix, such as Jr., Sr., II or III.
     async fn suffix(&self) -> Option<&str> {
-        self.0.fields.suffix.as_deref()
+        self.record.fields.suffix.as_deref()
     }
     /// Phonetic first name (how to pronounce it).
     async fn phonetic_first_name(&self) -> Option<&str> {
-        self.0.fields.phonetic_first_name.as_deref()
+        self.record.fields.phonetic_first_name.as_deref()
     }
     /// Phonetic middle name.
     async fn phonetic_middle_name(&self) -> Option<&str> {
-        self.0.fields.phonetic_middle_name.as_deref()
+        self.record.fields.phonetic_middle_name.as_deref()
     }
     /// Phonetic last name.
     async fn phonetic_last_name(&self) -> Option<&str> {
-        self.0.fields.phonetic_last_name.as_deref()
+        self.record.fields.phonetic_last_name.as_deref()
     }
     /// Nickname.
     async fn nickname(&self) -> Option<&str> {
-        self.0.fields.nickname.as_deref()
+        self.record.fields.nickname.as_deref()
     }
     /// Company (vCard ORG, first component).
     async fn company(&self) -> Option<&str> {
-        self.0.fields.company.as_deref()
+        self.record.fields.company.as_deref()
     }
     /// Department (vCard ORG, second component).
     async fn department(&self) -> Option<&str> {
-        self.0.fields.department.as_deref()
+        self.record.fields.department.as_deref()
     }
     /// Job title (vCard TITLE).
     async fn job_title(&self) -> Option<&str> {
-        self.0.fields.job_title.as_deref()
+        self.record.fields.job_title.as_deref()
     }
     /// Email addresses, primary first as stored.
     async fn emails(&self) -> Vec<EmailAddress> {
-        self.0
+        self.record
             .fields
             .emails
             .iter()
@@ -271,7 +294,7 @@ impl Contact {
     }
     /// The primary email (Drop's single `email`).
     async fn email(&self) -> Option<&str> {
-        let emails = &self.0.fields.emails;
+        let emails = &self.record.fields.emails;
         emails
             .iter()
             .find(|e| e.kind == EmailKind::Primary)
@@ -280,7 +303,7 @@ impl Contact {
     }
     /// Phone numbers.
     async fn phone_numbers(&self) -> Vec<PhoneNumber> {
-        self.0
+        self.record
             .fields
             .phones
             .iter()
@@ -293,11 +316,11 @@ impl Contact {
     }
     /// The first phone number as entered (Protocol's `phone_number`, Drop's `phone`).
     async fn phone_number(&self) -> Option<&str> {
-        self.0.fields.phones.first().map(|p| p.number.as_str())
+        self.record.fields.phones.first().map(|p| p.number.as_str())
     }
     /// Postal addresses.
     async fn addresses(&self) -> Vec<PostalAddress> {
-        self.0
+        self.record
             .fields
             .addresses
             .iter()
@@ -313,76 +336,73 @@ impl Contact {
     }
     /// Chat username (Protocol).
     async fn username(&self) -> Option<&str> {
-        self.0.fields.username.as_deref()
+        self.record.fields.username.as_deref()
     }
     /// Avatar image URL (vCard PHOTO as a URI).
     async fn avatar_url(&self) -> Option<&str> {
-        self.0.fields.avatar_url.as_deref()
+        self.record.fields.avatar_url.as_deref()
     }
     /// Whether the card carries an inline photo (served in `vcard`).
     async fn has_photo(&self) -> bool {
-        self.0.fields.has_inline_photo || self.0.fields.avatar_url.is_some()
+        self.record.fields.has_inline_photo || self.record.fields.avatar_url.is_some()
     }
     /// The conversation with this contact (Protocol).
     async fn conversation_id(&self) -> Option<&str> {
-        self.0.fields.conversation_id.as_deref()
+        self.record.fields.conversation_id.as_deref()
     }
     /// When the contact was last active (Protocol).
     async fn last_active_at(&self) -> Option<DateTime<Utc>> {
-        self.0.fields.last_active_at
+        self.record.fields.last_active_at
     }
     /// The contact's public key (Drop; vCard KEY).
     async fn public_key(&self) -> Option<&str> {
-        self.0.fields.public_key.as_deref()
+        self.record.fields.public_key.as_deref()
     }
     /// Key id of the identity that owns this contact (Drop's `my_identity`).
     async fn owner_identity(&self) -> Option<&str> {
-        self.0.fields.owner_identity.as_deref()
+        self.record.fields.owner_identity.as_deref()
     }
     /// Drop URLs.
     async fn drop_urls(&self) -> &[String] {
-        &self.0.fields.drop_urls
+        &self.record.fields.drop_urls
     }
     /// Drop's `module_data`: module name -> module-defined object.
     async fn module_data(&self) -> Json<serde_json::Value> {
-        Json(serde_json::Value::Object(self.0.fields.module_data.clone()))
+        Json(serde_json::Value::Object(
+            self.record.fields.module_data.clone(),
+        ))
     }
     /// Labels (vCard CATEGORIES).
     async fn categories(&self) -> &[String] {
-        &self.0.fields.categories
+        &self.record.fields.categories
     }
     /// Free-form note.
     async fn note(&self) -> Option<&str> {
-        self.0.fields.note.as_deref()
+        self.record.fields.note.as_deref()
     }
     /// Groups the contact is filed under.
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GroupRef>> {
-        let loader = ctx.data::<DataLoader<GroupsLoader>>()?;
-        Ok(loader.load_one(self.0.id).await?.unwrap_or_default())
+        self.group_refs(ctx).await
     }
     /// The first group the contact is filed under (Phone.com's single `group`).
     async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<GroupRef>> {
-        let loader = ctx.data::<DataLoader<GroupsLoader>>()?;
-        Ok(loader
-            .load_one(self.0.id)
-            .await?
-            .and_then(|groups| groups.into_iter().next()))
+        Ok(self.group_refs(ctx).await?.into_iter().next())
     }
     /// When the contact was created.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.record.created_at
     }
     /// When the contact last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.record.updated_at
     }
     /// When the contact was deleted (only for tombstones, with `includeDeleted`).
     async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.0.deleted_at
+        self.record.deleted_at
     }
     /// The card as vCard text: exactly as stored, or converted to `version` if it differs.
     async fn vcard(&self, version: Option<VCardVersion>) -> async_graphql::Result<String> {
-        render(&self.0, version)
+        render(&self.record, version)
     }
 }
 
@@ -417,7 +437,7 @@ impl Group {
         self.0.fields.members.len()
     }
     /// Member contacts (those present in the address book), by name.
-    #[graphql(complexity = "1000 * child_complexity")]
+    #[graphql(complexity = "child_complexity.saturating_mul(1000).min(1_000_000_000)")]
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Contact>> {
         let filter = ContactFilter {
             group_id: Some(self.0.id),
@@ -427,7 +447,7 @@ impl Group {
             .query_contacts(principal(ctx)?, &filter, ContactOrder::default(), 0, 1000)
             .await
             .gql()?;
-        Ok(members.into_iter().map(Contact).collect())
+        Ok(members.into_iter().map(Contact::from).collect())
     }
     /// When the group was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -474,7 +494,7 @@ impl AddressBookObject {
         self.0.revision.to_string()
     }
     /// The book's groups, by name.
-    #[graphql(complexity = "1000 * child_complexity")]
+    #[graphql(complexity = "child_complexity.saturating_mul(1000).min(1_000_000_000)")]
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
         let filter = ContactFilter {
             address_book_ids: Some(vec![self.0.id]),

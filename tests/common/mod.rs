@@ -117,3 +117,35 @@ pub fn fixture(name: &str) -> String {
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
+
+/// Serves the real router on a free loopback port for the rest of the test; returns its base
+/// URL (`http://127.0.0.1:PORT`).
+pub async fn serve(store: &Store) -> String {
+    let state = rolodex::app::AppState::new(store.clone(), 1024 * 1024);
+    let router = rolodex::app::build_router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{address}")
+}
+
+/// A new bearer token for the principal.
+pub async fn token(store: &Store, principal: &Principal) -> String {
+    let token = rolodex::auth::secret::generate_token();
+    store
+        .add_credential(
+            &principal.user_name,
+            rolodex::store::NewCredential {
+                kind: rolodex::store::CredentialKind::Token,
+                label: "test",
+                secret_hash: &rolodex::auth::secret::hash_secret(&token),
+            },
+        )
+        .await
+        .expect("token");
+    token
+}

@@ -496,6 +496,8 @@ pub(super) fn derive_display_name(fields: &ContactFields) -> Option<String> {
         .company
         .clone()
         .or_else(|| fields.nickname.clone())
+        // Protocol: "by default, the display name is just the username".
+        .or_else(|| fields.username.clone())
         .or_else(|| fields.emails.first().map(|e| e.address.clone()))
         .or_else(|| fields.phones.first().map(|p| p.number.clone()))
 }
