@@ -1,0 +1,206 @@
+//! GraphQL subscriptions over graphql-transport-ws: a change made through a second server
+//! process on the same database reaches a subscriber of the first (PostgreSQL LISTEN/NOTIFY
+//! after commit); another user's address book cannot be subscribed to; bad credentials are
+//! refused.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(base: &str, token: &str) -> Socket {
+    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("ws connect");
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }).to_string(),
+        ))
+        .await
+        .unwrap();
+    socket
+}
+
+/// The next protocol message (text frames only), with a timeout.
+async fn next(socket: &mut Socket) -> Option<Value> {
+    let deadline = Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return None,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("no message within {deadline:?}"),
+        }
+    }
+}
+
+async fn subscribe(socket: &mut Socket, book: &str) {
+    socket
+        .send(Message::text(
+            json!({
+                "id": "1",
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription($b: ID!) { contactChanged(addressBookId: $b) { operation databaseId changeToken contact { displayName } } }",
+                    "variables": { "b": book }
+                }
+            })
+            .to_string(),
+        ))
+        .await
+        .unwrap();
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: stopping our own child process.
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// A second `rolodex serve` process on the same database.
+async fn second_server() -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_rolodex"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", common::database_url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("{base}/healthz"))
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "second server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (server, base)
+}
+
+async fn graphql(base: &str, token: &str, query: &str, variables: Value) -> Value {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+#[tokio::test]
+async fn a_change_made_by_another_server_process_reaches_the_subscriber() {
+    let store = common::store().await;
+    let alice = common::user(&store, "sub").await;
+    let token = common::token(&store, &alice).await;
+    let base = common::serve(&store).await;
+    let book = graphql(&base, &token, "{ addressBooks { id } }", json!({})).await["addressBooks"]
+        [0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut socket = connect(&base, &token).await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    subscribe(&mut socket, &book).await;
+    // Give the subscription a moment to register before the change happens.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (_other, other_base) = second_server().await;
+    let created = graphql(
+        &other_base,
+        &token,
+        "mutation { createContact(input: { displayName: \"From Elsewhere\" }) { contact { databaseId } } }",
+        json!({}),
+    )
+    .await;
+    let id = created["createContact"]["contact"]["databaseId"].clone();
+
+    let event = next(&mut socket).await.expect("an event");
+    assert_eq!(event["type"], "next", "{event}");
+    let change = &event["payload"]["data"]["contactChanged"];
+    assert_eq!(change["operation"], "UPSERT");
+    assert_eq!(change["databaseId"], id);
+    assert_eq!(change["contact"]["displayName"], "From Elsewhere");
+
+    // A deletion through the store (as CardDAV would do it) arrives too.
+    store
+        .delete_contact(&alice, id.as_i64().unwrap(), None)
+        .await
+        .unwrap();
+    let event = next(&mut socket).await.expect("a delete event");
+    assert_eq!(
+        event["payload"]["data"]["contactChanged"]["operation"],
+        "DELETE"
+    );
+    assert!(event["payload"]["data"]["contactChanged"]["contact"].is_null());
+}
+
+#[tokio::test]
+async fn another_users_book_cannot_be_subscribed_and_bad_tokens_are_refused() {
+    let store = common::store().await;
+    let alice = common::user(&store, "sub").await;
+    let mallory = common::user(&store, "mallory").await;
+    let alice_book = common::default_book(&store, &alice).await;
+    let mallory_token = common::token(&store, &mallory).await;
+    let base = common::serve(&store).await;
+    let global_id = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("AddressBook:{alice_book}"))
+    };
+
+    let mut socket = connect(&base, &mallory_token).await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    subscribe(&mut socket, &global_id).await;
+    let reply = next(&mut socket).await.expect("a reply");
+    // Either an `error` message or a `next` carrying only errors, per graphql-transport-ws.
+    let error = match reply["type"].as_str() {
+        Some("error") => reply["payload"][0].clone(),
+        Some("next") => {
+            assert!(reply["payload"]["data"].is_null(), "{reply}");
+            reply["payload"]["errors"][0].clone()
+        }
+        _ => panic!("unexpected reply {reply}"),
+    };
+    assert_eq!(error["extensions"]["code"], "NOT_FOUND", "{reply}");
+
+    let mut refused = connect(&base, "rdx_not_a_token").await;
+    let reply = next(&mut refused).await;
+    assert!(
+        reply.as_ref().is_none_or(|r| r["type"] != "connection_ack"),
+        "a bad token was acknowledged: {reply:?}"
+    );
+}
