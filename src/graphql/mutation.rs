@@ -134,10 +134,38 @@ fn group_payload(record: crate::store::ContactRecord) -> GroupPayload {
     }
 }
 
-fn contact_ids(ids: &[ID]) -> async_graphql::Result<Vec<i64>> {
-    ids.iter()
+enum Membership {
+    Add,
+    Remove,
+}
+
+async fn edit_membership(
+    ctx: &Context<'_>,
+    group_id: &ID,
+    contact_ids: &[ID],
+    if_match: Option<String>,
+    edit: Membership,
+) -> async_graphql::Result<GroupPayload> {
+    let group = ids::expect_card(group_id, "groupId")?;
+    let members = contact_ids
+        .iter()
         .map(|id| ids::expect(id, NodeKind::Contact, "contactIds"))
-        .collect()
+        .collect::<async_graphql::Result<Vec<i64>>>()?;
+    let (store, principal) = (store(ctx)?, principal(ctx)?);
+    let if_match = if_match.as_deref();
+    let record = match edit {
+        Membership::Add => {
+            store
+                .add_group_members(principal, group, &members, if_match)
+                .await
+        }
+        Membership::Remove => {
+            store
+                .remove_group_members(principal, group, &members, if_match)
+                .await
+        }
+    };
+    Ok(group_payload(record.gql()?))
 }
 
 /// Writing contacts, groups and address books.
@@ -346,14 +374,7 @@ impl MutationRoot {
         contact_ids: Vec<ID>,
         if_match: Option<String>,
     ) -> async_graphql::Result<GroupPayload> {
-        let group = ids::expect_card(&group_id, "groupId")?;
-        let members = self::contact_ids(&contact_ids)?;
-        Ok(group_payload(
-            store(ctx)?
-                .add_group_members(principal(ctx)?, group, &members, if_match.as_deref())
-                .await
-                .gql()?,
-        ))
+        edit_membership(ctx, &group_id, &contact_ids, if_match, Membership::Add).await
     }
 
     /// Removes contacts from a group.
@@ -364,14 +385,7 @@ impl MutationRoot {
         contact_ids: Vec<ID>,
         if_match: Option<String>,
     ) -> async_graphql::Result<GroupPayload> {
-        let group = ids::expect_card(&group_id, "groupId")?;
-        let members = self::contact_ids(&contact_ids)?;
-        Ok(group_payload(
-            store(ctx)?
-                .remove_group_members(principal(ctx)?, group, &members, if_match.as_deref())
-                .await
-                .gql()?,
-        ))
+        edit_membership(ctx, &group_id, &contact_ids, if_match, Membership::Remove).await
     }
 
     /// Imports one or many vCards (2.1, 3.0 or 4.0). Cards whose UID exists are updated, never

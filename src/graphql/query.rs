@@ -274,18 +274,10 @@ impl QueryRoot {
         ctx: &Context<'_>,
         address_book_id: Option<ID>,
     ) -> async_graphql::Result<Vec<Group>> {
-        let filter = ContactFilter {
-            address_book_ids: address_book_id
-                .map(|id| ids::expect(&id, NodeKind::AddressBook, "addressBookId").map(|n| vec![n]))
-                .transpose()?,
-            kind: Some(CardKind::Group),
-            ..ContactFilter::default()
-        };
-        let (groups, _) = store(ctx)?
-            .query_contacts(principal(ctx)?, &filter, Default::default(), 0, 1000)
-            .await
-            .gql()?;
-        Ok(groups.into_iter().map(Group).collect())
+        let books = address_book_id
+            .map(|id| ids::expect(&id, NodeKind::AddressBook, "addressBookId").map(|n| vec![n]))
+            .transpose()?;
+        super::types::groups_in(ctx, books).await
     }
 
     /// One group.

@@ -496,16 +496,7 @@ impl AddressBookObject {
     /// The book's groups, by name.
     #[graphql(complexity = "child_complexity.saturating_mul(1000).min(1_000_000_000)")]
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
-        let filter = ContactFilter {
-            address_book_ids: Some(vec![self.0.id]),
-            kind: Some(CardKind::Group),
-            ..ContactFilter::default()
-        };
-        let (groups, _) = store(ctx)?
-            .query_contacts(principal(ctx)?, &filter, ContactOrder::default(), 0, 1000)
-            .await
-            .gql()?;
-        Ok(groups.into_iter().map(Group).collect())
+        groups_in(ctx, Some(vec![self.0.id])).await
     }
     /// When the book was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -540,4 +531,21 @@ impl Viewer {
             .map(AddressBookObject)
             .collect())
     }
+}
+
+/// The principal's groups (of the given address books, or all), by name.
+pub async fn groups_in(
+    ctx: &Context<'_>,
+    address_book_ids: Option<Vec<i64>>,
+) -> async_graphql::Result<Vec<Group>> {
+    let filter = ContactFilter {
+        address_book_ids,
+        kind: Some(CardKind::Group),
+        ..ContactFilter::default()
+    };
+    let (groups, _) = store(ctx)?
+        .query_contacts(principal(ctx)?, &filter, ContactOrder::default(), 0, 1000)
+        .await
+        .gql()?;
+    Ok(groups.into_iter().map(Group).collect())
 }
