@@ -1,0 +1,1 @@
+DROP INDEX contact_phones_normalized_trgm_idx;
