@@ -54,8 +54,8 @@ pub async fn get(ctx: &Ctx, target: &Target, head: bool) -> Result<Response, Dav
                 "Rolodex CardDAV. Your address books are under {}\n",
                 paths::home_href(ctx.user())
             );
-            let mut response = (StatusCode::OK, if head { String::new() } else { text })
-                .into_response();
+            let mut response =
+                (StatusCode::OK, if head { String::new() } else { text }).into_response();
             insert(
                 response.headers_mut(),
                 header::CONTENT_TYPE,
@@ -162,7 +162,9 @@ pub async fn delete(ctx: &Ctx, target: &Target) -> Result<Response, DavError> {
         }
         Target::Book { slug, .. } => {
             let book = ctx.book(slug).await?;
-            ctx.store.delete_address_book(&ctx.principal, book.id).await?;
+            ctx.store
+                .delete_address_book(&ctx.principal, book.id)
+                .await?;
         }
         _ => return Err(DavError::MethodNotAllowed(error::ALLOW_COLLECTION)),
     }
@@ -196,10 +198,7 @@ async fn write_precondition(ctx: &Ctx, book_id: i64, name: &str) -> Result<Preco
         .into_iter()
         .next()
         .map(|m| m.etag);
-    let listed = |list: &str, current: &str| {
-        list.split(',')
-            .any(|tag| etag::matches(tag, current))
-    };
+    let listed = |list: &str, current: &str| list.split(',').any(|tag| etag::matches(tag, current));
     let match_holds = match (if_match, &current) {
         (None, _) => true,
         (Some("*"), current) => current.is_some(),

@@ -81,7 +81,7 @@ impl DavError {
         )
     }
 
-    /// The response for an error that should never be told apart from "does not exist".
+    /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
             DavError::Status(status, _) => *status,
@@ -121,7 +121,9 @@ impl From<StoreError> for DavError {
                 )
             }
             StoreError::InvalidCard(e) => DavError::invalid_card(e.to_string()),
-            StoreError::Validation(e) => DavError::invalid_card(format!("{}: {}", e.field, e.message)),
+            StoreError::Validation(e) => {
+                DavError::invalid_card(format!("{}: {}", e.field, e.message))
+            }
             StoreError::AlreadyExists { what, name } => DavError::Status(
                 StatusCode::METHOD_NOT_ALLOWED,
                 format!("{what} {name:?} already exists"),

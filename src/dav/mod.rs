@@ -86,11 +86,16 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, DavErro
         Ok(target) => target,
         Err(PathError::NotFound) => return Err(DavError::not_found()),
         Err(PathError::BadEncoding) => {
-            return Err(DavError::bad_request("malformed percent-encoding in the path"));
+            return Err(DavError::bad_request(
+                "malformed percent-encoding in the path",
+            ));
         }
     };
     // Another user's namespace: the same answer as a path that does not exist.
-    if target.user().is_some_and(|user| user != principal.user_name) {
+    if target
+        .user()
+        .is_some_and(|user| user != principal.user_name)
+    {
         return Err(DavError::not_found());
     }
     let ctx = Ctx {
@@ -194,7 +199,10 @@ impl Ctx {
 
     /// One of the principal's address books by slug; 404 otherwise.
     pub async fn book(&self, slug: &str) -> Result<AddressBook, DavError> {
-        Ok(self.store.address_book_by_slug(&self.principal, slug).await?)
+        Ok(self
+            .store
+            .address_book_by_slug(&self.principal, slug)
+            .await?)
     }
 
     /// Reads the whole body, refusing more than `max_body` bytes.

@@ -162,7 +162,10 @@ mod tests {
         assert_eq!(conversion(40, None, true), Some(RenderVersion::V3));
         assert_eq!(conversion(30, None, true), None);
         assert_eq!(conversion(21, None, true), Some(RenderVersion::V3));
-        assert_eq!(conversion(30, Some(RenderVersion::V4), true), Some(RenderVersion::V4));
+        assert_eq!(
+            conversion(30, Some(RenderVersion::V4), true),
+            Some(RenderVersion::V4)
+        );
         assert_eq!(conversion(40, Some(RenderVersion::V4), true), None);
     }
 
@@ -175,7 +178,10 @@ mod tests {
             "text/vcard;version=3.0;q=0.5, text/vcard;version=4.0",
         );
         assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
-        let h = headers(header::ACCEPT, "text/vcard;version=3.0, text/vcard;version=4.0");
+        let h = headers(
+            header::ACCEPT,
+            "text/vcard;version=3.0, text/vcard;version=4.0",
+        );
         assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V3));
         let h = headers(header::ACCEPT, "text/vcard, */*");
         assert_eq!(accepted_version(&h, 30), None);

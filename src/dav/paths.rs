@@ -23,11 +23,22 @@ pub const WELL_KNOWN: &str = "/.well-known/carddav";
 pub enum Target {
     Root,
     Principals,
-    Principal { user: String },
+    Principal {
+        user: String,
+    },
     Homes,
-    Home { user: String },
-    Book { user: String, slug: String },
-    Card { user: String, slug: String, name: String },
+    Home {
+        user: String,
+    },
+    Book {
+        user: String,
+        slug: String,
+    },
+    Card {
+        user: String,
+        slug: String,
+        name: String,
+    },
 }
 
 impl Target {
@@ -241,8 +252,14 @@ mod tests {
             slug: "s".into(),
             name: "a@b.vcf".into(),
         };
-        assert_eq!(parse_href("/dav/addressbooks/u/s/a%40b.vcf"), Ok(card.clone()));
-        assert_eq!(parse_href("/dav/addressbooks/u/s/a@b.vcf"), Ok(card.clone()));
+        assert_eq!(
+            parse_href("/dav/addressbooks/u/s/a%40b.vcf"),
+            Ok(card.clone())
+        );
+        assert_eq!(
+            parse_href("/dav/addressbooks/u/s/a@b.vcf"),
+            Ok(card.clone())
+        );
         assert_eq!(
             parse_href("https://host:8080/dav/addressbooks/u/s/a%40b.vcf?x#y"),
             Ok(card)
@@ -251,10 +268,19 @@ mod tests {
 
     #[test]
     fn encoding_round_trips() {
-        for name in ["a@b.vcf", "with space.vcf", "100%.vcf", "Jürgen.vcf", "plain-1_2~.vcf"] {
+        for name in [
+            "a@b.vcf",
+            "with space.vcf",
+            "100%.vcf",
+            "Jürgen.vcf",
+            "plain-1_2~.vcf",
+        ] {
             assert_eq!(decode(&encode(name)).as_deref(), Some(name));
         }
         assert_eq!(encode("a@b c.vcf"), "a%40b%20c.vcf");
-        assert_eq!(card_href("/dav/addressbooks/u/s/", "ü"), "/dav/addressbooks/u/s/%C3%BC");
+        assert_eq!(
+            card_href("/dav/addressbooks/u/s/", "ü"),
+            "/dav/addressbooks/u/s/%C3%BC"
+        );
     }
 }

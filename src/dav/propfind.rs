@@ -4,11 +4,11 @@
 use axum::body::Body;
 use axum::response::Response;
 
+use super::paths::Target;
 use super::props::{Resource, write_response};
 use super::xml::request;
 use super::xml::write::Multistatus;
 use super::{Ctx, DavError, Depth, multistatus, paths};
-use super::paths::Target;
 
 pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
     let root = ctx.xml_body(body).await?;
@@ -22,12 +22,30 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
         Target::Root => {
             write_response(&mut ms, paths::ROOT, &Resource::Root, selection, &prop_ctx);
             if depth == Depth::One {
-                write_response(&mut ms, paths::PRINCIPALS, &Resource::Principals, selection, &prop_ctx);
-                write_response(&mut ms, paths::HOMES, &Resource::Homes, selection, &prop_ctx);
+                write_response(
+                    &mut ms,
+                    paths::PRINCIPALS,
+                    &Resource::Principals,
+                    selection,
+                    &prop_ctx,
+                );
+                write_response(
+                    &mut ms,
+                    paths::HOMES,
+                    &Resource::Homes,
+                    selection,
+                    &prop_ctx,
+                );
             }
         }
         Target::Principals => {
-            write_response(&mut ms, paths::PRINCIPALS, &Resource::Principals, selection, &prop_ctx);
+            write_response(
+                &mut ms,
+                paths::PRINCIPALS,
+                &Resource::Principals,
+                selection,
+                &prop_ctx,
+            );
             if depth == Depth::One {
                 let href = paths::principal_href(user);
                 write_response(&mut ms, &href, &Resource::Principal, selection, &prop_ctx);
@@ -38,7 +56,13 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
             write_response(&mut ms, &href, &Resource::Principal, selection, &prop_ctx);
         }
         Target::Homes => {
-            write_response(&mut ms, paths::HOMES, &Resource::Homes, selection, &prop_ctx);
+            write_response(
+                &mut ms,
+                paths::HOMES,
+                &Resource::Homes,
+                selection,
+                &prop_ctx,
+            );
             if depth == Depth::One {
                 let href = paths::home_href(user);
                 write_response(&mut ms, &href, &Resource::Home, selection, &prop_ctx);
@@ -58,7 +82,13 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
         Target::Book { slug, .. } => {
             let book = ctx.book(slug).await?;
             let book_href = paths::book_href(user, &book.slug);
-            write_response(&mut ms, &book_href, &Resource::Book(&book), selection, &prop_ctx);
+            write_response(
+                &mut ms,
+                &book_href,
+                &Resource::Book(&book),
+                selection,
+                &prop_ctx,
+            );
             if depth == Depth::One {
                 let cards = ctx.store.card_metas(&ctx.principal, book.id, None).await?;
                 // ~400 bytes per card response with the usual getetag/getcontenttype request.
@@ -81,7 +111,10 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
                 .next()
                 .ok_or_else(DavError::not_found)?;
             let href = paths::card_href(&paths::book_href(user, &book.slug), &meta.href);
-            let resource = Resource::Card { meta: &meta, body: None };
+            let resource = Resource::Card {
+                meta: &meta,
+                body: None,
+            };
             write_response(&mut ms, &href, &resource, selection, &prop_ctx);
         }
     }

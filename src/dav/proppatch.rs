@@ -137,7 +137,10 @@ pub async fn mkcol(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, D
     for op in ops {
         match op.prop.known {
             Some(Known::ResourceType) => {
-                let is_book = op.value_children.iter().any(|c| c.is(CARDDAV, "addressbook"))
+                let is_book = op
+                    .value_children
+                    .iter()
+                    .any(|c| c.is(CARDDAV, "addressbook"))
                     && op.value_children.iter().any(|c| c.is(DAV, "collection"));
                 if !is_book {
                     return Err(DavError::condition(

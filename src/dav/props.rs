@@ -204,9 +204,7 @@ fn write_value(
         (Known::DisplayName, Resource::Principal | Resource::Home) => out.text(&name, ctx.user),
         (Known::DisplayName, Resource::Book(book)) => out.text(&name, &book.display_name),
 
-        (Known::GetEtag, Resource::Card { meta, .. }) => {
-            out.text(&name, &etag::quoted(&meta.etag))
-        }
+        (Known::GetEtag, Resource::Card { meta, .. }) => out.text(&name, &etag::quoted(&meta.etag)),
         (Known::GetContentType, Resource::Card { .. }) => out.text(&name, VCARD_CONTENT_TYPE),
         (Known::GetContentLength, Resource::Card { meta, .. }) => out.number(&name, meta.size),
         (Known::GetLastModified, Resource::Card { meta, .. }) => {
@@ -222,12 +220,11 @@ fn write_value(
         (Known::SupportedReportSet, Resource::Book(_)) => out.raw(&name, ADDRESSBOOK_REPORTS),
         (Known::SupportedReportSet, _) => out.empty(&name),
         (Known::SupportedAddressData, Resource::Book(_)) => out.raw(&name, ADDRESS_DATA_TYPES),
-        (Known::MaxResourceSize, Resource::Book(_)) => {
-            out.number(&name, i64::try_from(ctx.max_resource_size).unwrap_or(i64::MAX))
-        }
-        (Known::AddressbookDescription, Resource::Book(book)) => {
-            out.text(&name, &book.description)
-        }
+        (Known::MaxResourceSize, Resource::Book(_)) => out.number(
+            &name,
+            i64::try_from(ctx.max_resource_size).unwrap_or(i64::MAX),
+        ),
+        (Known::AddressbookDescription, Resource::Book(book)) => out.text(&name, &book.description),
 
         (
             Known::CurrentUserPrivilegeSet,

@@ -13,9 +13,8 @@ use unicode_normalization::UnicodeNormalization;
 use super::paths;
 use super::props::{Resource, write_response};
 use super::xml::names::QName;
-use super::xml::request::{
-    Collation, Filter, MatchType, ParamFilter, PropFilter, Props, TextMatch,
-};
+use super::xml::filter::{Collation, Filter, MatchType, ParamFilter, PropFilter, TextMatch};
+use super::xml::request::Props;
 use super::xml::write::Multistatus;
 use super::{Ctx, DavError, multistatus};
 use crate::domain::vcard::{self, PropertyView};
@@ -258,8 +257,7 @@ mod tests {
         let body = format!(
             r#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop>{filter_xml}</C:addressbook-query>"#
         );
-        let Report::Query { filter, .. } = report(&parse(body.as_bytes()).unwrap()).unwrap()
-        else {
+        let Report::Query { filter, .. } = report(&parse(body.as_bytes()).unwrap()).unwrap() else {
             panic!("query")
         };
         let card = vcard::parse_one(CARD).unwrap();
@@ -269,8 +267,12 @@ mod tests {
     #[test]
     fn defined_and_not_defined() {
         assert!(check(r#"<C:filter><C:prop-filter name="FN"/></C:filter>"#));
-        assert!(check(r#"<C:filter><C:prop-filter name="x-ablabel"/></C:filter>"#));
-        assert!(!check(r#"<C:filter><C:prop-filter name="NICKNAME"/></C:filter>"#));
+        assert!(check(
+            r#"<C:filter><C:prop-filter name="x-ablabel"/></C:filter>"#
+        ));
+        assert!(!check(
+            r#"<C:filter><C:prop-filter name="NICKNAME"/></C:filter>"#
+        ));
         assert!(check(
             r#"<C:filter><C:prop-filter name="NICKNAME"><C:is-not-defined/></C:prop-filter></C:filter>"#
         ));
@@ -313,7 +315,9 @@ mod tests {
         // anyof (default) vs allof over prop-filters
         let both = r#"<C:prop-filter name="NICKNAME"/><C:prop-filter name="FN"/>"#;
         assert!(check(&format!("<C:filter>{both}</C:filter>")));
-        assert!(!check(&format!(r#"<C:filter test="allof">{both}</C:filter>"#)));
+        assert!(!check(&format!(
+            r#"<C:filter test="allof">{both}</C:filter>"#
+        )));
         // allof inside one prop-filter
         assert!(!check(
             r#"<C:filter><C:prop-filter name="EMAIL" test="allof"><C:text-match>jose</C:text-match><C:text-match>nobody</C:text-match></C:prop-filter></C:filter>"#

@@ -71,7 +71,11 @@ impl Loaded {
         names: Option<&[String]>,
     ) -> Result<Loaded, DavError> {
         Ok(if props.wants_address_data() {
-            Loaded::Bodies(ctx.store.card_bodies(&ctx.principal, book_id, names).await?)
+            Loaded::Bodies(
+                ctx.store
+                    .card_bodies(&ctx.principal, book_id, names)
+                    .await?,
+            )
         } else {
             Loaded::Metas(ctx.store.card_metas(&ctx.principal, book_id, names).await?)
         })
@@ -129,13 +133,20 @@ async fn multiget(
     // user's card, another book, garbage) is answered 404, like a card that does not exist.
     let names: Vec<Option<String>> = hrefs
         .iter()
-        .map(|href| match paths::parse_href(href) {
-            Ok(Target::Card {
-                user: u,
-                slug,
-                name,
-            }) if u == user && slug == book.slug => Some(name),
-            _ => None,
+        .map(|href| {
+            // A bare name (no scheme, no leading slash) is relative to the book (RFC 3986
+            // reference resolution against the request URI).
+            if !href.starts_with('/') && !href.contains("://") {
+                return paths::decode(href).filter(|n| !n.is_empty() && !n.contains('/'));
+            }
+            match paths::parse_href(href) {
+                Ok(Target::Card {
+                    user: u,
+                    slug,
+                    name,
+                }) if u == user && slug == book.slug => Some(name),
+                _ => None,
+            }
         })
         .collect();
     let mut wanted: Vec<String> = names.iter().flatten().cloned().collect();
@@ -180,8 +191,10 @@ async fn sync(
         Some(token) => {
             let since =
                 parse_sync_token(token, book.id).ok_or_else(DavError::invalid_sync_token)?;
-            incremental_sync(ctx, book, props, since, limit, &book_href, &prop_ctx, &mut ms)
-                .await?
+            incremental_sync(
+                ctx, book, props, since, limit, &book_href, &prop_ctx, &mut ms,
+            )
+            .await?
         }
     };
     if truncated {

@@ -4,8 +4,10 @@
 //! - [`names`]: namespaces, the known properties, element-name safety;
 //! - [`tree`]: a defensive reader (no DTDs, bounded depth and size) into an element tree;
 //! - [`request`]: PROPFIND / PROPPATCH / MKCOL / REPORT bodies as typed requests;
+//! - [`filter`]: the addressbook-query filter inside a REPORT;
 //! - [`write`]: multistatus and `DAV:error` bodies.
 
+pub mod filter;
 pub mod names;
 pub mod request;
 pub mod tree;

@@ -1,6 +1,7 @@
 //! Typed DAV requests read from an element tree: PROPFIND, PROPPATCH, extended MKCOL and the
 //! three REPORTs (addressbook-multiget, addressbook-query, sync-collection).
 
+use super::filter::{Filter, parse_filter};
 use super::names::{CARDDAV, DAV, Known, QName};
 use super::tree::{Element, XmlError};
 use crate::domain::vcard::RenderVersion;
@@ -50,7 +51,9 @@ impl RequestedProp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PropSelection {
     /// `allprop`, with the extra properties of an `include` element.
-    All { include: Vec<RequestedProp> },
+    All {
+        include: Vec<RequestedProp>,
+    },
     /// `propname`: names only.
     Names,
     Props(Vec<RequestedProp>),
@@ -76,8 +79,12 @@ impl Props {
     /// Whether any requested property needs the card text.
     pub fn wants_address_data(&self) -> bool {
         match &self.selection {
-            PropSelection::Props(props) => props.iter().any(|p| p.known == Some(Known::AddressData)),
-            PropSelection::All { include } => include.iter().any(|p| p.known == Some(Known::AddressData)),
+            PropSelection::Props(props) => {
+                props.iter().any(|p| p.known == Some(Known::AddressData))
+            }
+            PropSelection::All { include } => {
+                include.iter().any(|p| p.known == Some(Known::AddressData))
+            }
             PropSelection::Names => false,
         }
     }
@@ -94,9 +101,8 @@ pub fn propfind(root: Option<&Element>) -> Result<Props, RequestError> {
             root.display_name()
         )));
     }
-    props_of(root)?.ok_or_else(|| {
-        RequestError::Invalid("propfind needs prop, allprop or propname".to_owned())
-    })
+    props_of(root)?
+        .ok_or_else(|| RequestError::Invalid("propfind needs prop, allprop or propname".to_owned()))
 }
 
 /// The `prop` / `allprop` / `propname` child of a PROPFIND or REPORT element.
@@ -159,9 +165,14 @@ fn address_data_version(element: &Element) -> Result<Option<RenderVersion>, Requ
 
 /// The vCard media types accepted on input (CARDDAV-INTEROP item 13).
 pub fn is_vcard_media_type(media: &str) -> bool {
-    ["text/vcard", "text/x-vcard", "application/vcard", "text/directory"]
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(media.trim()))
+    [
+        "text/vcard",
+        "text/x-vcard",
+        "application/vcard",
+        "text/directory",
+    ]
+    .iter()
+    .any(|m| m.eq_ignore_ascii_case(media.trim()))
 }
 
 /// One `set` or `remove` of a PROPPATCH (or the `set` of an extended MKCOL).
@@ -322,145 +333,19 @@ fn limit_of(limit: Option<&Element>, ns: &str) -> Result<Option<usize>, RequestE
         .map_err(|_| RequestError::Invalid(format!("nresults {:?} is not a number", nresults.text)))
 }
 
-/// `<C:filter>` of an addressbook-query (RFC 6352 10.5).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Filter {
-    /// `test="allof"`; the default is anyof.
-    pub all_of: bool,
-    pub props: Vec<PropFilter>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PropFilter {
-    /// Property name, upper case.
-    pub name: String,
-    pub all_of: bool,
-    pub is_not_defined: bool,
-    pub text_matches: Vec<TextMatch>,
-    pub param_filters: Vec<ParamFilter>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    /// Parameter name, upper case.
-    pub name: String,
-    pub is_not_defined: bool,
-    pub text_match: Option<TextMatch>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextMatch {
-    pub text: String,
-    pub collation: Collation,
-    pub match_type: MatchType,
-    pub negate: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Collation {
-    AsciiCasemap,
-    UnicodeCasemap,
-    Octet,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchType {
-    Equals,
-    Contains,
-    StartsWith,
-    EndsWith,
-}
-
-fn is_all_of(element: &Element) -> bool {
-    element
-        .attr("test")
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("allof"))
-}
-
-fn parse_filter(filter: &Element) -> Result<Filter, RequestError> {
-    let props = filter
-        .children_named(CARDDAV, "prop-filter")
-        .map(parse_prop_filter)
-        .collect::<Result<_, _>>()?;
-    Ok(Filter {
-        all_of: is_all_of(filter),
-        props,
-    })
-}
-
-fn required_name(element: &Element) -> Result<String, RequestError> {
-    match element.attr("name").map(str::trim) {
-        Some(name) if !name.is_empty() => Ok(name.to_ascii_uppercase()),
-        _ => Err(RequestError::Invalid(format!(
-            "{} needs a name attribute",
-            element.local
-        ))),
-    }
-}
-
-fn parse_prop_filter(element: &Element) -> Result<PropFilter, RequestError> {
-    Ok(PropFilter {
-        name: required_name(element)?,
-        all_of: is_all_of(element),
-        is_not_defined: element.child(CARDDAV, "is-not-defined").is_some(),
-        text_matches: element
-            .children_named(CARDDAV, "text-match")
-            .map(parse_text_match)
-            .collect::<Result<_, _>>()?,
-        param_filters: element
-            .children_named(CARDDAV, "param-filter")
-            .map(|p| {
-                Ok(ParamFilter {
-                    name: required_name(p)?,
-                    is_not_defined: p.child(CARDDAV, "is-not-defined").is_some(),
-                    text_match: p
-                        .child(CARDDAV, "text-match")
-                        .map(parse_text_match)
-                        .transpose()?,
-                })
-            })
-            .collect::<Result<_, RequestError>>()?,
-    })
-}
-
-fn parse_text_match(element: &Element) -> Result<TextMatch, RequestError> {
-    let collation = match element.attr("collation").map(str::trim) {
-        None | Some("") | Some("i;unicode-casemap") => Collation::UnicodeCasemap,
-        Some("i;ascii-casemap") => Collation::AsciiCasemap,
-        Some("i;octet") => Collation::Octet,
-        Some(other) => return Err(RequestError::UnsupportedCollation(other.to_owned())),
-    };
-    let match_type = match element.attr("match-type").map(str::trim) {
-        None | Some("") | Some("contains") => MatchType::Contains,
-        Some("equals") => MatchType::Equals,
-        Some("starts-with") => MatchType::StartsWith,
-        Some("ends-with") => MatchType::EndsWith,
-        Some(other) => {
-            return Err(RequestError::Invalid(format!(
-                "unknown match-type {other:?}"
-            )));
-        }
-    };
-    let negate = element
-        .attr("negate-condition")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"));
-    Ok(TextMatch {
-        text: element.text.clone(),
-        collation,
-        match_type,
-        negate,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dav::xml::filter::{Collation, MatchType};
     use crate::dav::xml::tree::parse;
 
     #[test]
     fn propfind_forms() {
         assert_eq!(propfind(None).unwrap(), Props::all());
-        let root = parse(br#"<propfind xmlns="DAV:"><prop><getetag/><x xmlns="urn:y"/></prop></propfind>"#).unwrap();
+        let root = parse(
+            br#"<propfind xmlns="DAV:"><prop><getetag/><x xmlns="urn:y"/></prop></propfind>"#,
+        )
+        .unwrap();
         let props = propfind(Some(&root)).unwrap();
         let PropSelection::Props(list) = props.selection else {
             panic!("props")
@@ -469,7 +354,10 @@ mod tests {
         assert_eq!(list[1].known, None);
         assert!(list[1].name.is("urn:y", "x"));
         let root = parse(br#"<propfind xmlns="DAV:"><propname/></propfind>"#).unwrap();
-        assert_eq!(propfind(Some(&root)).unwrap().selection, PropSelection::Names);
+        assert_eq!(
+            propfind(Some(&root)).unwrap().selection,
+            PropSelection::Names
+        );
     }
 
     #[test]
@@ -530,7 +418,10 @@ mod tests {
         assert_eq!(token, None);
         assert_eq!(limit, None);
         let other = parse(br#"<d:expand-property xmlns:d="DAV:"/>"#).unwrap();
-        assert!(matches!(report(&other), Err(RequestError::UnsupportedReport(_))));
+        assert!(matches!(
+            report(&other),
+            Err(RequestError::UnsupportedReport(_))
+        ));
     }
 
     #[test]

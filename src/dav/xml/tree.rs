@@ -100,23 +100,18 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
             .read_resolved_event()
             .map_err(|e| XmlError::Malformed(e.to_string()))?;
         let ns = match resolved {
-            ResolveResult::Bound(ns) => String::from_utf8_lossy(ns.as_ref()).into_owned(),
+            ResolveResult::Bound(ns) => ns.as_ref().to_owned(),
             ResolveResult::Unbound => String::new(),
             ResolveResult::Unknown(prefix) => {
                 return Err(XmlError::Malformed(format!(
-                    "undeclared namespace prefix {:?}",
-                    String::from_utf8_lossy(&prefix)
+                    "undeclared namespace prefix {prefix:?}"
                 )));
             }
         };
         match event {
-            Event::Start(start) | Event::Empty(start)
-                if root.is_some() && stack.is_empty() =>
-            {
+            Event::Start(start) | Event::Empty(start) if root.is_some() && stack.is_empty() => {
                 let _ = start;
-                return Err(XmlError::Malformed(
-                    "more than one root element".to_owned(),
-                ));
+                return Err(XmlError::Malformed("more than one root element".to_owned()));
             }
             Event::Start(start) => {
                 count += 1;
@@ -198,11 +193,10 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
 }
 
 fn element(ns: String, start: &quick_xml::events::BytesStart<'_>) -> Result<Element, XmlError> {
-    let local = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+    let local = start.local_name().as_ref().to_owned();
     let mut attrs = Vec::new();
     for attribute in start.attributes() {
-        let attribute: Attribute<'_> =
-            attribute.map_err(|e| XmlError::Malformed(e.to_string()))?;
+        let attribute: Attribute<'_> = attribute.map_err(|e| XmlError::Malformed(e.to_string()))?;
         let key = attribute.key;
         if key.as_namespace_binding().is_some() {
             continue;
@@ -210,16 +204,13 @@ fn element(ns: String, start: &quick_xml::events::BytesStart<'_>) -> Result<Elem
         let value = attribute
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| match e {
-            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
-                _,
-                name,
-            )) => XmlError::UnknownEntity(name),
-            other => XmlError::Malformed(other.to_string()),
-        })?;
-        attrs.push((
-            String::from_utf8_lossy(key.local_name().as_ref()).into_owned(),
-            value.into_owned(),
-        ));
+                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
+                    _,
+                    name,
+                )) => XmlError::UnknownEntity(name),
+                other => XmlError::Malformed(other.to_string()),
+            })?;
+        attrs.push((key.local_name().as_ref().to_owned(), value.into_owned()));
     }
     Ok(Element {
         ns,

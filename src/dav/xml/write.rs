@@ -26,18 +26,35 @@ pub fn status_line(status: StatusCode) -> String {
     )
 }
 
-/// Appends `text` escaped for element content or attribute values. CR is written as a
-/// character reference because XML parsers turn a literal CRLF into LF, and a vCard's CRLF line
-/// ends must survive the trip. Characters XML 1.0 cannot carry at all become U+FFFD.
+/// Appends `text` escaped for element content. CR is written as a character reference
+/// because XML parsers turn a literal CRLF into LF, and a vCard's CRLF line ends must survive
+/// the trip. Characters XML 1.0 cannot carry at all become U+FFFD. Quotes stay literal (ETags
+/// read `"..."`, which simple clients expect).
 pub fn escape_into(out: &mut String, text: &str) {
+    escape(out, text, false);
+}
+
+/// Appends `text` escaped for a double-quoted attribute value.
+pub fn escape_attribute_into(out: &mut String, text: &str) {
+    escape(out, text, true);
+}
+
+fn escape(out: &mut String, text: &str, attribute: bool) {
     let mut start = 0;
     for (i, c) in text.char_indices() {
         let replacement = match c {
             '&' => "&amp;",
             '<' => "&lt;",
             '>' => "&gt;",
-            '"' => "&quot;",
+            '"' if attribute => "&quot;",
             '\r' => "&#13;",
+            '\t' | '\n' if attribute => {
+                if c == '\t' {
+                    "&#9;"
+                } else {
+                    "&#10;"
+                }
+            }
             '\t' | '\n' => continue,
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => "\u{fffd}",
             _ => continue,
@@ -62,7 +79,7 @@ fn open_tag(out: &mut String, name: &QName, empty: bool) {
         None => {
             out.push_str(&name.local);
             out.push_str(" xmlns=\"");
-            escape_into(out, &name.ns);
+            escape_attribute_into(out, &name.ns);
             out.push('"');
         }
     }
@@ -322,7 +339,10 @@ mod tests {
     fn escapes_and_keeps_crlf() {
         let mut out = String::new();
         escape_into(&mut out, "A&B <c> \"d\"\r\nE\u{1}");
-        assert_eq!(out, "A&amp;B &lt;c&gt; &quot;d&quot;&#13;\nE\u{fffd}");
+        assert_eq!(out, "A&amp;B &lt;c&gt; \"d\"&#13;\nE\u{fffd}");
+        let mut out = String::new();
+        escape_attribute_into(&mut out, "a\"b\n");
+        assert_eq!(out, "a&quot;b&#10;");
     }
 
     #[test]
@@ -336,7 +356,7 @@ mod tests {
         ms.sync_token("t");
         let body = ms.finish();
         assert!(body.contains(
-            "<d:response><d:href>/dav/a%40b.vcf</d:href><d:propstat><d:prop><d:getetag>&quot;x&quot;</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat><d:propstat><d:prop><foo xmlns=\"urn:x\"/><bar xmlns=\"urn:x\"/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>"
+            "<d:response><d:href>/dav/a%40b.vcf</d:href><d:propstat><d:prop><d:getetag>\"x\"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat><d:propstat><d:prop><foo xmlns=\"urn:x\"/><bar xmlns=\"urn:x\"/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>"
         ));
         assert!(body.ends_with("<d:sync-token>t</d:sync-token>\n</d:multistatus>\n"));
         // The output is well-formed XML.

@@ -1,0 +1,138 @@
+//! The `<C:filter>` of an addressbook-query (RFC 6352 10.5) as typed data: prop-filters,
+//! param-filters and text-matches with their collation, match type and negation. Evaluation
+//! against cards lives in `dav::query`.
+
+use super::names::CARDDAV;
+use super::request::RequestError;
+use super::tree::Element;
+
+/// `<C:filter>` of an addressbook-query (RFC 6352 10.5).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    /// `test="allof"`; the default is anyof.
+    pub all_of: bool,
+    pub props: Vec<PropFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropFilter {
+    /// Property name, upper case.
+    pub name: String,
+    pub all_of: bool,
+    pub is_not_defined: bool,
+    pub text_matches: Vec<TextMatch>,
+    pub param_filters: Vec<ParamFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamFilter {
+    /// Parameter name, upper case.
+    pub name: String,
+    pub is_not_defined: bool,
+    pub text_match: Option<TextMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextMatch {
+    pub text: String,
+    pub collation: Collation,
+    pub match_type: MatchType,
+    pub negate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collation {
+    AsciiCasemap,
+    UnicodeCasemap,
+    Octet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchType {
+    Equals,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+fn is_all_of(element: &Element) -> bool {
+    element
+        .attr("test")
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("allof"))
+}
+
+pub(super) fn parse_filter(filter: &Element) -> Result<Filter, RequestError> {
+    let props = filter
+        .children_named(CARDDAV, "prop-filter")
+        .map(parse_prop_filter)
+        .collect::<Result<_, _>>()?;
+    Ok(Filter {
+        all_of: is_all_of(filter),
+        props,
+    })
+}
+
+fn required_name(element: &Element) -> Result<String, RequestError> {
+    match element.attr("name").map(str::trim) {
+        Some(name) if !name.is_empty() => Ok(name.to_ascii_uppercase()),
+        _ => Err(RequestError::Invalid(format!(
+            "{} needs a name attribute",
+            element.local
+        ))),
+    }
+}
+
+fn parse_prop_filter(element: &Element) -> Result<PropFilter, RequestError> {
+    Ok(PropFilter {
+        name: required_name(element)?,
+        all_of: is_all_of(element),
+        is_not_defined: element.child(CARDDAV, "is-not-defined").is_some(),
+        text_matches: element
+            .children_named(CARDDAV, "text-match")
+            .map(parse_text_match)
+            .collect::<Result<_, _>>()?,
+        param_filters: element
+            .children_named(CARDDAV, "param-filter")
+            .map(|p| {
+                Ok(ParamFilter {
+                    name: required_name(p)?,
+                    is_not_defined: p.child(CARDDAV, "is-not-defined").is_some(),
+                    text_match: p
+                        .child(CARDDAV, "text-match")
+                        .map(parse_text_match)
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<_, RequestError>>()?,
+    })
+}
+
+fn parse_text_match(element: &Element) -> Result<TextMatch, RequestError> {
+    let collation = match element.attr("collation").map(str::trim) {
+        None | Some("") | Some("i;unicode-casemap") => Collation::UnicodeCasemap,
+        Some("i;ascii-casemap") => Collation::AsciiCasemap,
+        Some("i;octet") => Collation::Octet,
+        Some(other) => return Err(RequestError::UnsupportedCollation(other.to_owned())),
+    };
+    let match_type = match element.attr("match-type").map(str::trim) {
+        None | Some("") | Some("contains") => MatchType::Contains,
+        Some("equals") => MatchType::Equals,
+        Some("starts-with") => MatchType::StartsWith,
+        Some("ends-with") => MatchType::EndsWith,
+        Some(other) => {
+            return Err(RequestError::Invalid(format!(
+                "unknown match-type {other:?}"
+            )));
+        }
+    };
+    let negate = element
+        .attr("negate-condition")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"));
+    Ok(TextMatch {
+        text: element.text.clone(),
+        collation,
+        match_type,
+        negate,
+    })
+}
+
