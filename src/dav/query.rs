@@ -12,8 +12,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::paths;
 use super::props::{Resource, write_response};
-use super::xml::names::QName;
 use super::xml::filter::{Collation, Filter, MatchType, ParamFilter, PropFilter, TextMatch};
+use super::xml::names::QName;
 use super::xml::request::Props;
 use super::xml::write::Multistatus;
 use super::{Ctx, DavError, multistatus};

@@ -135,4 +135,3 @@ fn parse_text_match(element: &Element) -> Result<TextMatch, RequestError> {
         negate,
     })
 }
-
