@@ -11,18 +11,19 @@ pub mod ids;
 pub mod inputs;
 pub mod loaders;
 pub mod mutation;
+pub mod playground;
 pub mod query;
 pub mod subscription;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Context, Data, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
@@ -82,7 +83,8 @@ fn request_data(state: &AppState, principal: Principal) -> Data {
 /// The routes of this front end.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/graphql", get(playground).post(execute))
+        .route("/graphql", get(playground::page).post(execute))
+        .route("/graphql/assets/{name}", get(playground::asset))
         .route("/graphql/ws", get(subscribe))
 }
 
@@ -135,17 +137,6 @@ async fn execute(
     let mut request = request.into_inner();
     request.data = request_data(&state, principal);
     GraphQLResponse::from(state.graphql.execute(request).await).into_response()
-}
-
-/// GraphiQL: the docs explorer and a headers editor for `Authorization: Bearer <token>`.
-async fn playground() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Rolodex GraphQL")
-            .finish(),
-    )
 }
 
 /// Subscriptions. Credentials come from the upgrade request's `Authorization` header, or from
