@@ -860,5 +860,8 @@ async fn playground_is_served() {
     assert!(html.contains("graphiql"), "{html}");
     // Served by the binary itself: a self-hosted box may not reach a CDN.
     assert!(html.contains("/graphql/assets/"), "{html}");
-    assert!(!html.contains("unpkg.com") && !html.contains("cdn."), "{html}");
+    assert!(
+        !html.contains("unpkg.com") && !html.contains("cdn."),
+        "{html}"
+    );
 }
