@@ -13,6 +13,7 @@
 //! - [`db`]: diesel schema, rows and the pool; used only by `store`.
 //! - [`graphql`]: front end 1, the GraphQL API and playground over the store.
 //! - [`dav`]: front end 2, CardDAV (RFC 6352) over the store; `dav::xml` is pure quick-xml.
+//! - [`transfer`]: import files on disk (vdirs, format detection), progress bar and summary.
 //!
 //! Dependencies point one way: front ends -> `store`, `domain`, `auth`; `store` -> `db`,
 //! `domain`; `domain` -> nothing inside the crate.
@@ -27,3 +28,4 @@ pub mod graphql;
 pub mod pg;
 pub mod store;
 pub mod telemetry;
+pub mod transfer;

@@ -1,4 +1,4 @@
-//! The `rolodex` command: serve, migrate, and account administration.
+//! The `rolodex` command: serve, migrate, account administration, import and export.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -9,7 +9,10 @@ use rolodex::app::{AppState, build_router};
 use rolodex::auth::secret;
 use rolodex::config::{DatabaseArgs, DatabaseLocation, ServeArgs, Settings};
 use rolodex::pg::{ManagedPostgres, PgError, running_cluster_url};
-use rolodex::store::{CredentialKind, NewCredential, Store};
+use rolodex::store::{
+    AddressBook, CredentialKind, DEFAULT_ADDRESS_BOOK, ExportFormat, ImportOptions, NewCredential,
+    Principal, Store,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +50,52 @@ enum Command {
         #[command(subcommand)]
         command: AppPasswordCommand,
     },
+    /// Import contacts: vCard files (2.1/3.0/4.0) and vdir folders of them, Drop contacts JSON,
+    /// Google Contacts CSV, Outlook CSV. Re-importing updates, never duplicates. Exits non-zero
+    /// when anything was skipped.
+    Import(ImportArgs),
+    /// Export an address book as vCard 3.0/4.0, Drop contacts JSON or (Google) CSV.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// The user whose address book receives the contacts.
+    #[arg(long)]
+    user: String,
+    /// Slug of the address book (default: the user's default book, "contacts").
+    #[arg(long)]
+    address_book: Option<String>,
+    /// Report what would happen; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Files or folders (vdirs) to import; the format is recognized by content and extension.
+    #[arg(required = true)]
+    paths: Vec<std::path::PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// The user whose address book is exported.
+    #[arg(long)]
+    user: String,
+    /// Slug of the address book (default: "contacts").
+    #[arg(long)]
+    address_book: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum)]
+    format: ExportFormatArg,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormatArg {
+    Vcf3,
+    Vcf4,
+    DropJson,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +183,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::AppPassword {
             command: AppPasswordCommand::Create { name, label },
         } => create_credential(&database.store, &name, CredentialKind::AppPassword, &label).await,
+        Command::Import(args) => import(&database.store, args).await,
+        Command::Export(args) => export(&database.store, args).await,
     };
     database.close().await;
     outcome
@@ -322,4 +373,62 @@ async fn create_credential(
     // The secret itself is stored nowhere: this is the only time it is shown.
     println!("{secret}");
     Ok(())
+}
+
+/// The user's principal and one of their address books (the default one unless named).
+async fn user_book(
+    store: &Store,
+    user_name: &str,
+    slug: Option<&str>,
+) -> Result<(Principal, AddressBook), String> {
+    let principal = store
+        .principal_for_user(user_name)
+        .await
+        .map_err(|e| format!("user {user_name:?}: {e}"))?;
+    let slug = slug.unwrap_or(DEFAULT_ADDRESS_BOOK);
+    let book = store
+        .address_book_by_slug(&principal, slug)
+        .await
+        .map_err(|e| format!("address book {slug:?} of {user_name}: {e}"))?;
+    Ok((principal, book))
+}
+
+async fn import(store: &Store, args: ImportArgs) -> Result<(), String> {
+    let (principal, book) = user_book(store, &args.user, args.address_book.as_deref()).await?;
+    let options = ImportOptions {
+        dry_run: args.dry_run,
+        ..ImportOptions::default()
+    };
+    let summary = rolodex::transfer::import_paths(
+        store,
+        &principal,
+        book.id,
+        &args.paths,
+        &options,
+        &mut std::io::stdout(),
+    )
+    .await?;
+    if summary.skipped > 0 {
+        return Err(format!(
+            "{} skipped (reasons above); everything else was {}",
+            summary.skipped,
+            if args.dry_run { "checked" } else { "imported" }
+        ));
+    }
+    Ok(())
+}
+
+async fn export(store: &Store, args: ExportArgs) -> Result<(), String> {
+    let (principal, book) = user_book(store, &args.user, args.address_book.as_deref()).await?;
+    let format = match args.format {
+        ExportFormatArg::Vcf3 => ExportFormat::VCard3,
+        ExportFormatArg::Vcf4 => ExportFormat::VCard4,
+        ExportFormatArg::DropJson => ExportFormat::DropJson,
+        ExportFormatArg::Csv => ExportFormat::Csv,
+    };
+    let text = store
+        .export_contacts(&principal, book.id, format)
+        .await
+        .map_err(|e| e.to_string())?;
+    rolodex::transfer::write_output(&text, args.output.as_deref())
 }

@@ -1,8 +1,9 @@
-//! Pure types and rules: the contact model, the vCard mapping, phone numbers, ETags, search
-//! folding and the acting principal. No IO, no diesel, no axum, no async-graphql.
+//! Pure types and rules: the contact model, the vCard mapping, import/export formats, phone numbers,
+//! ETags, search folding and the acting principal. No IO, no diesel, no axum, no async-graphql.
 
 pub mod contact;
 pub mod etag;
+pub mod formats;
 pub mod phone;
 pub mod principal;
 pub mod text;

@@ -1,5 +1,5 @@
 //! The mutation root: address books, contacts (create / partial update / full replace /
-//! delete, each with an optional `ifMatch` ETag), groups and membership, and vCard import.
+//! delete, each with an optional `ifMatch` ETag), groups and membership, and import.
 //! Resolvers translate arguments and call one store method; the store does the rest.
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
@@ -10,7 +10,10 @@ use super::inputs::{ContactInput, ContactPatchInput};
 use super::types::{AddressBookObject, Contact, Group};
 use super::{principal, store};
 use crate::domain::contact::{CardKind, ContactPatch};
-use crate::store::{DEFAULT_ADDRESS_BOOK, ImportAction, Principal, Store, StoreError};
+use crate::domain::formats;
+use crate::store::{
+    DEFAULT_ADDRESS_BOOK, ImportAction, ImportOptions, Principal, Store, StoreError,
+};
 
 pub struct MutationRoot;
 
@@ -48,6 +51,8 @@ pub enum ImportStatus {
     Updated,
     /// A contact with the same UID and content already existed.
     Unchanged,
+    /// A deleted entry (Drop tombstone): the contact with its UID was deleted, or was not there.
+    Deleted,
     /// The card was skipped; see `error`.
     Failed,
 }
@@ -80,6 +85,8 @@ pub struct ImportPayload {
     pub updated: i32,
     /// Cards that were already up to date.
     pub unchanged: i32,
+    /// Deleted entries (Drop tombstones).
+    pub deleted: i32,
     /// Cards skipped because of an error.
     pub failed: i32,
 }
@@ -388,8 +395,10 @@ impl MutationRoot {
         edit_membership(ctx, &group_id, &contact_ids, if_match, Membership::Remove).await
     }
 
-    /// Imports one or many vCards (2.1, 3.0 or 4.0). Cards whose UID exists are updated, never
-    /// duplicated; a bad card is skipped with its reason and the rest are imported.
+    /// Imports contacts: one or many vCards (2.1, 3.0 or 4.0), a Drop contacts JSON, or a
+    /// Google/Outlook CSV export (the format is recognized from the text). Cards whose UID
+    /// exists are updated, never duplicated; a bad card is skipped with its reason and the rest
+    /// are imported. Same code path as `rolodex import`.
     async fn import_v_cards(
         &self,
         ctx: &Context<'_>,
@@ -398,32 +407,57 @@ impl MutationRoot {
     ) -> async_graphql::Result<ImportPayload> {
         let (store, principal) = (store(ctx)?, principal(ctx)?);
         let book = book_or_default(store, principal, address_book_id).await?;
-        let imported = store.import_vcards(principal, book, &text).await.gql()?;
+        let entries = formats::detect(None, &text)
+            .and_then(|format| formats::read(format, &text))
+            .map_err(|reason| validation("text", &reason))?;
+        let imported = store
+            .import_entries(
+                principal,
+                book,
+                entries,
+                &ImportOptions::default(),
+                &mut |_| {},
+            )
+            .await
+            .gql()?;
+        let ids: Vec<i64> = imported.iter().filter_map(|c| c.contact_id).collect();
+        let mut contacts: std::collections::HashMap<i64, Contact> = store
+            .get_contacts(principal, &ids)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|record| (record.id, Contact::from(record)))
+            .collect();
         let mut payload = ImportPayload {
             results: Vec::with_capacity(imported.len()),
             created: 0,
             updated: 0,
             unchanged: 0,
+            deleted: 0,
             failed: 0,
         };
         for card in imported {
-            let (status, contact, error) = match card.outcome {
-                Ok(ImportAction::Created(r)) => (ImportStatus::Created, Some(r), None),
-                Ok(ImportAction::Updated(r)) => (ImportStatus::Updated, Some(r), None),
-                Ok(ImportAction::Unchanged(r)) => (ImportStatus::Unchanged, Some(r), None),
-                Err(e) => (ImportStatus::Failed, None, Some(e.to_string())),
+            let (status, error) = match card.outcome {
+                Ok(ImportAction::Created) => (ImportStatus::Created, None),
+                Ok(ImportAction::Updated) => (ImportStatus::Updated, None),
+                Ok(ImportAction::Unchanged) => (ImportStatus::Unchanged, None),
+                Ok(ImportAction::Deleted | ImportAction::NothingToDelete) => {
+                    (ImportStatus::Deleted, None)
+                }
+                Err(reason) => (ImportStatus::Failed, Some(reason)),
             };
             match status {
                 ImportStatus::Created => payload.created += 1,
                 ImportStatus::Updated => payload.updated += 1,
                 ImportStatus::Unchanged => payload.unchanged += 1,
+                ImportStatus::Deleted => payload.deleted += 1,
                 ImportStatus::Failed => payload.failed += 1,
             }
             payload.results.push(ImportCardResult {
                 position: i32::try_from(card.position).unwrap_or(i32::MAX),
                 line: i32::try_from(card.line).unwrap_or(i32::MAX),
                 status,
-                contact: contact.map(Contact::from),
+                contact: card.contact_id.and_then(|id| contacts.remove(&id)),
                 error,
                 repairs: card.repairs,
             });

@@ -1,7 +1,7 @@
 //! The query root: viewer, address books, contacts (connection with filter, order and search),
-//! Phone.com lookup, groups and the change feed.
+//! Phone.com lookup, groups, the change feed and export.
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 use super::connection::{self, ContactConnection, PageArgs};
 use super::errors::{StoreResultExt, store_error};
@@ -10,9 +10,24 @@ use super::inputs::{ContactFilterInput, ContactLookupValue, ContactOrderInput};
 use super::types::{AddressBookObject, Contact, Group, GroupRef, Node, Viewer};
 use super::{principal, store};
 use crate::domain::contact::CardKind;
-use crate::store::{ContactFilter, StoreError};
+use crate::store::{ContactFilter, DEFAULT_ADDRESS_BOOK, ExportFormat, StoreError};
 
 pub struct QueryRoot;
+
+/// What `exportContacts` writes.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ExportContactsFormat {
+    /// vCard 3.0 (Apple Contacts, most CardDAV clients).
+    #[graphql(name = "VCF3")]
+    Vcf3,
+    /// vCard 4.0 (RFC 6350).
+    #[graphql(name = "VCF4")]
+    Vcf4,
+    /// The Drop messenger's `{"contacts": [...]}` JSON.
+    DropJson,
+    /// Google Contacts CSV with a trailing UID column.
+    Csv,
+}
 
 /// A deleted card, as reported by the change feed.
 #[derive(SimpleObject)]
@@ -326,5 +341,34 @@ impl QueryRoot {
             deleted_ids: deleted.iter().map(|d| d.id.clone()).collect(),
             deleted,
         })
+    }
+
+    /// An address book (the default one unless given) exported as vCard 3.0 or 4.0, Drop
+    /// contacts JSON (with tombstones of deleted contacts) or Google Contacts CSV: the same text
+    /// as `rolodex export`.
+    async fn export_contacts(
+        &self,
+        ctx: &Context<'_>,
+        address_book_id: Option<ID>,
+        format: ExportContactsFormat,
+    ) -> async_graphql::Result<String> {
+        let (store, principal) = (store(ctx)?, principal(ctx)?);
+        let book = match address_book_id {
+            Some(id) => ids::expect(&id, NodeKind::AddressBook, "addressBookId")?,
+            None => {
+                store
+                    .address_book_by_slug(principal, DEFAULT_ADDRESS_BOOK)
+                    .await
+                    .gql()?
+                    .id
+            }
+        };
+        let format = match format {
+            ExportContactsFormat::Vcf3 => ExportFormat::VCard3,
+            ExportContactsFormat::Vcf4 => ExportFormat::VCard4,
+            ExportContactsFormat::DropJson => ExportFormat::DropJson,
+            ExportContactsFormat::Csv => ExportFormat::Csv,
+        };
+        store.export_contacts(principal, book, format).await.gql()
     }
 }

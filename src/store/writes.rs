@@ -465,13 +465,7 @@ async fn log_change(
         ))
         .execute(conn)
         .await?;
-    let payload = serde_json::json!({
-        "address_book_id": address_book_id,
-        "revision": revision,
-        "contact_id": row.id,
-        "op": op.as_str(),
-    })
-    .to_string();
+    let payload = super::events::change_payload(address_book_id, revision, row.id, op);
     // Delivered to listeners at commit, never for a rolled-back write.
     diesel::sql_query("SELECT pg_notify($1, $2)")
         .bind::<Text, _>(CHANGE_CHANNEL)

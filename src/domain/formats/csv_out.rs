@@ -1,0 +1,270 @@
+//! Rolodex's CSV export: Google Contacts' current column set (`First Name,...,Labels,E-mail 1 -
+//! Label,E-mail 1 - Value,...`, as many numbered groups as the contacts need) plus a trailing
+//! `UID` column, because that is what Google Contacts and most other tools import, and the UID
+//! makes re-importing the file update the same cards. Groups travel as labels.
+
+use super::csv::write_record;
+use super::rows::{self, UID_COLUMN};
+use crate::domain::contact::{Address, AddressKind, ContactFields, EmailKind, PhoneKind};
+
+/// One contact to export as a Google CSV row.
+#[derive(Debug, Clone)]
+pub struct CsvContact<'a> {
+    pub uid: &'a str,
+    pub fields: &'a ContactFields,
+    /// BDAY of the card, as written there.
+    pub birthday: Option<String>,
+    /// URL properties of the card.
+    pub websites: Vec<String>,
+    /// CATEGORIES plus the names of the groups the contact is a member of.
+    pub labels: Vec<String>,
+}
+
+const NAME_COLUMNS: [&str; 17] = [
+    "First Name",
+    "Middle Name",
+    "Last Name",
+    "Phonetic First Name",
+    "Phonetic Middle Name",
+    "Phonetic Last Name",
+    "Name Prefix",
+    "Name Suffix",
+    "Nickname",
+    "File As",
+    "Organization Name",
+    "Organization Title",
+    "Organization Department",
+    "Birthday",
+    "Notes",
+    "Photo",
+    "Labels",
+];
+
+const ADDRESS_PARTS: [&str; 9] = [
+    "Label",
+    "Formatted",
+    "Street",
+    "City",
+    "PO Box",
+    "Region",
+    "Postal Code",
+    "Country",
+    "Extended Address",
+];
+
+fn phone_label(kind: PhoneKind) -> &'static str {
+    match kind {
+        PhoneKind::Home => "Home",
+        PhoneKind::Business => "Work",
+        PhoneKind::Mobile => "Mobile",
+        PhoneKind::Fax => "Work Fax",
+        PhoneKind::Pager => "Pager",
+        PhoneKind::Other => "Other",
+    }
+}
+
+fn formatted(address: &Address) -> String {
+    let locality: Vec<&str> = [&address.city, &address.state, &address.zip]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect();
+    [
+        address.street.clone(),
+        (!locality.is_empty()).then(|| locality.join(" ")),
+        address.country.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+/// The contacts as a Google Contacts CSV (current column set) with a trailing `UID` column.
+pub fn write(contacts: &[CsvContact<'_>]) -> String {
+    let count = |f: fn(&ContactFields) -> usize| {
+        contacts
+            .iter()
+            .map(|c| f(c.fields))
+            .max()
+            .unwrap_or(0)
+            .max(1)
+    };
+    let emails = count(|f| f.emails.len());
+    let phones = count(|f| f.phones.len());
+    let addresses = count(|f| f.addresses.len());
+    let websites = contacts
+        .iter()
+        .map(|c| c.websites.len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+
+    let mut header: Vec<String> = NAME_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+    for n in 1..=emails {
+        header.push(format!("E-mail {n} - Label"));
+        header.push(format!("E-mail {n} - Value"));
+    }
+    for n in 1..=phones {
+        header.push(format!("Phone {n} - Label"));
+        header.push(format!("Phone {n} - Value"));
+    }
+    for n in 1..=addresses {
+        for part in ADDRESS_PARTS {
+            header.push(format!("Address {n} - {part}"));
+        }
+    }
+    for n in 1..=websites {
+        header.push(format!("Website {n} - Label"));
+        header.push(format!("Website {n} - Value"));
+    }
+    header.push(UID_COLUMN.to_owned());
+
+    let mut out = String::new();
+    write_record(&mut out, &header);
+    for contact in contacts {
+        let f = contact.fields;
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let mut row: Vec<String> = vec![
+            text(&f.first_name),
+            text(&f.middle_name),
+            text(&f.last_name),
+            text(&f.phonetic_first_name),
+            text(&f.phonetic_middle_name),
+            text(&f.phonetic_last_name),
+            text(&f.prefix),
+            text(&f.suffix),
+            text(&f.nickname),
+            text(&f.display_name),
+            text(&f.company),
+            text(&f.job_title),
+            text(&f.department),
+            contact
+                .birthday
+                .as_deref()
+                .map(|b| rows::vcard_date(b).unwrap_or_else(|| b.to_owned()))
+                .unwrap_or_default(),
+            text(&f.note),
+            text(&f.avatar_url),
+            contact.labels.join(" ::: "),
+        ];
+        for n in 0..emails {
+            match f.emails.get(n) {
+                Some(email) => {
+                    let primary = email.kind == EmailKind::Primary;
+                    row.push(if primary { "* Other" } else { "Other" }.to_owned());
+                    row.push(email.address.clone());
+                }
+                None => row.extend([String::new(), String::new()]),
+            }
+        }
+        for n in 0..phones {
+            match f.phones.get(n) {
+                Some(phone) => {
+                    row.push(phone_label(phone.kind).to_owned());
+                    row.push(phone.number.clone());
+                }
+                None => row.extend([String::new(), String::new()]),
+            }
+        }
+        for n in 0..addresses {
+            match f.addresses.get(n) {
+                Some(a) => {
+                    let label = match a.kind {
+                        AddressKind::Home => "Home",
+                        AddressKind::Business => "Work",
+                        AddressKind::Other => "Other",
+                    };
+                    row.extend([
+                        label.to_owned(),
+                        formatted(a),
+                        text(&a.street),
+                        text(&a.city),
+                        String::new(),
+                        text(&a.state),
+                        text(&a.zip),
+                        text(&a.country),
+                        String::new(),
+                    ]);
+                }
+                None => row.extend(std::iter::repeat_n(String::new(), ADDRESS_PARTS.len())),
+            }
+        }
+        for n in 0..websites {
+            match contact.websites.get(n) {
+                Some(url) => row.extend(["Other".to_owned(), url.clone()]),
+                None => row.extend([String::new(), String::new()]),
+            }
+        }
+        row.push(contact.uid.to_owned());
+        write_record(&mut out, &row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::contact::{Email, Phone};
+    use crate::domain::formats::{PatchRecord, Record, google};
+
+    fn patches(text: &str) -> Vec<PatchRecord> {
+        google::read(text)
+            .unwrap()
+            .into_iter()
+            .map(|e| match e.record {
+                Ok(Record::Patch(p)) => *p,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn export_reads_back() {
+        let mut fields = ContactFields {
+            display_name: Some("Dr. Ada Lovelace".into()),
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            note: Some("line one\nline \"two\", too".into()),
+            ..ContactFields::default()
+        };
+        fields.emails.push(Email {
+            kind: EmailKind::Primary,
+            address: "ada@example.org".into(),
+        });
+        fields.phones.push(Phone {
+            kind: PhoneKind::Fax,
+            number: "+1 555 0100".into(),
+            normalized: None,
+        });
+        fields.addresses.push(Address {
+            kind: AddressKind::Business,
+            street: Some("1 Main St\nSuite 2".into()),
+            city: Some("Springfield".into()),
+            ..Address::default()
+        });
+        let text = write(&[CsvContact {
+            uid: "u-1",
+            fields: &fields,
+            birthday: Some("18151210".into()),
+            websites: vec!["https://ada.example".into()],
+            labels: vec!["Friends".into(), "Work".into()],
+        }]);
+        assert!(google::is_google_header(&rows::Header::new(
+            &rows::header_of(&text).unwrap()
+        )));
+        let rows = patches(&text);
+        let p = &rows[0];
+        assert_eq!(p.uid, "u-1");
+        assert_eq!(p.patch.display_name, Some(fields.display_name.clone()));
+        assert_eq!(p.patch.note, Some(fields.note.clone()));
+        assert_eq!(p.patch.emails, Some(fields.emails.clone()));
+        assert_eq!(p.patch.phones, Some(fields.phones.clone()));
+        assert_eq!(p.patch.addresses, Some(fields.addresses.clone()));
+        assert_eq!(
+            p.patch.categories,
+            Some(vec!["Friends".into(), "Work".into()])
+        );
+        assert_eq!(p.extras[0].values, vec!["1815-12-10"]);
+        assert_eq!(p.extras[1].values, vec!["https://ada.example"]);
+    }
+}

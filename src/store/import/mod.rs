@@ -1,0 +1,383 @@
+//! Importing: the entries of an import source ([`formats::Entry`]: vCards, CSV rows, Drop
+//! contacts) are stored in batches, each batch in one transaction (see [`batch`]), with a
+//! result per entry. One bad entry never aborts the rest: it is reported with its position and
+//! reason. Entries are matched to stored cards by UID, so re-importing updates and never
+//! duplicates, and an entry whose card is already as it would be stored writes nothing (no
+//! revision bump, no change row). A dry run plans everything and writes nothing.
+//!
+//! Batches are planned outside the transaction ([`plan`]: render, compare, extract) and then
+//! written under the book lock after checking that the cards they touch have not changed
+//! meanwhile (else the batch is planned again). If a batch fails in the database, its cards
+//! are written one by one so that only the bad one fails.
+
+mod batch;
+mod plan;
+
+use std::collections::{HashMap, HashSet};
+
+use self::batch::Seen;
+use self::plan::{Existing, Plan, Write};
+use super::writes::Precondition;
+use super::{Principal, Store, StoreError, StoreResult};
+use chrono::Utc;
+
+use crate::domain::formats::{self, Entry, Format, Record, Stored};
+
+/// Entries per batch (and per transaction) unless told otherwise.
+pub const DEFAULT_BATCH_SIZE: usize = 500;
+
+/// How often a batch is planned again when cards it touches changed under it.
+const REPLANS: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Plan and report, write nothing.
+    pub dry_run: bool,
+    /// Entries per transaction.
+    pub batch_size: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            dry_run: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+/// What an entry did (or, in a dry run, would do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportAction {
+    /// A new card was stored.
+    Created,
+    /// The card with the entry's UID was replaced.
+    Updated,
+    /// The card with the entry's UID already was as it would be stored: nothing written.
+    Unchanged,
+    /// A tombstone deleted the card with its UID.
+    Deleted,
+    /// A tombstone for a UID with no live card: nothing to do.
+    NothingToDelete,
+}
+
+/// The result for one entry, in input order.
+#[derive(Debug)]
+pub struct ImportedCard {
+    /// 1-based position in its source.
+    pub position: usize,
+    /// Line where it starts (0: unknown, JSON).
+    pub line: usize,
+    pub uid: Option<String>,
+    /// What happened, or why the entry was skipped.
+    pub outcome: Result<ImportAction, String>,
+    /// Repairs applied before storing.
+    pub repairs: Vec<String>,
+    /// The stored card (created, updated or unchanged); `None` in a dry run for new cards.
+    pub contact_id: Option<i64>,
+}
+
+impl Store {
+    /// Imports every card in vCard `text` into an address book of the principal.
+    pub async fn import_vcards(
+        &self,
+        principal: &Principal,
+        address_book_id: i64,
+        text: &str,
+    ) -> StoreResult<Vec<ImportedCard>> {
+        let entries = formats::read(Format::VCard, text).unwrap_or_default();
+        self.import_entries(
+            principal,
+            address_book_id,
+            entries,
+            &ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+    }
+
+    /// Imports `entries` into an address book of the principal, in batches. `progress` is
+    /// called with the number of entries done so far after each batch. Fails as a whole only
+    /// when the book is not the principal's or the database is unavailable; everything else is
+    /// a per-entry result.
+    pub async fn import_entries(
+        &self,
+        principal: &Principal,
+        address_book_id: i64,
+        entries: Vec<Entry>,
+        options: &ImportOptions,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> StoreResult<Vec<ImportedCard>> {
+        // Fail early (and once) when the book is not the principal's.
+        self.get_address_book(principal, address_book_id).await?;
+        let mut run = Run {
+            store: self,
+            principal,
+            book: address_book_id,
+            options,
+            overlay: HashMap::new(),
+            results: Vec::with_capacity(entries.len()),
+        };
+        let batch_size = options.batch_size.max(1);
+        let mut pending: Vec<Entry> = Vec::new();
+        let mut pending_uids: HashSet<String> = HashSet::new();
+        let mut done = 0;
+        for entry in entries {
+            let uid = entry.uid();
+            let tombstone = matches!(entry.record, Ok(Record::Tombstone { .. }));
+            // A batch holds each UID once (a second card with a UID updates the first), and
+            // tombstones go through the single-card delete.
+            let repeat = uid.as_ref().is_some_and(|u| pending_uids.contains(u));
+            if tombstone || repeat || pending.len() >= batch_size {
+                done += pending.len();
+                run.batch(std::mem::take(&mut pending)).await?;
+                pending_uids.clear();
+                progress(done);
+            }
+            if tombstone {
+                run.tombstone(entry).await?;
+                done += 1;
+                continue;
+            }
+            if let Some(uid) = uid {
+                pending_uids.insert(uid);
+            }
+            pending.push(entry);
+        }
+        done += pending.len();
+        run.batch(pending).await?;
+        progress(done);
+        Ok(run.results)
+    }
+}
+
+/// The state of one import.
+struct Run<'a> {
+    store: &'a Store,
+    principal: &'a Principal,
+    book: i64,
+    options: &'a ImportOptions,
+    /// Dry run: the cards as this import would have left them, by UID (`None`: deleted).
+    overlay: HashMap<String, Option<Existing>>,
+    results: Vec<ImportedCard>,
+}
+
+fn result(entry: Entry, outcome: Result<ImportAction, String>, id: Option<i64>) -> ImportedCard {
+    ImportedCard {
+        position: entry.position,
+        line: entry.line,
+        uid: entry.uid(),
+        outcome,
+        repairs: entry.repairs,
+        contact_id: id.filter(|id| *id != 0),
+    }
+}
+
+impl Run<'_> {
+    /// The live cards with these UIDs or resource names (as a dry run would have left them).
+    async fn existing(&self, uids: &[String]) -> StoreResult<Vec<Existing>> {
+        let hrefs: Vec<String> = uids.iter().map(|u| plan::href_for(u)).collect();
+        let mut conn = self.store.conn().await?;
+        let uid_refs: Vec<&str> = uids.iter().map(String::as_str).collect();
+        let href_refs: Vec<&str> = hrefs.iter().map(String::as_str).collect();
+        let rows = batch::live_cards(&mut conn, self.book, &uid_refs, &href_refs, true).await?;
+        let groups = batch::group_names(&mut conn, self.book, &uid_refs).await?;
+        let mut found: Vec<Existing> = rows
+            .into_iter()
+            .filter(|card| !self.overlay.contains_key(&card.uid))
+            .map(|card| Existing {
+                stored: Stored {
+                    created: card.created_at,
+                    updated: card.updated_at,
+                    group_names: groups.get(&card.uid).cloned().unwrap_or_default(),
+                },
+                id: card.id,
+                uid: card.uid,
+                href: card.href,
+                vcard: card.vcard,
+                etag: card.etag,
+            })
+            .collect();
+        found.extend(
+            self.overlay
+                .values()
+                .flatten()
+                .filter(|e| uids.contains(&e.uid) || hrefs.contains(&e.href))
+                .cloned(),
+        );
+        Ok(found)
+    }
+
+    /// Plans and writes one batch of card/patch entries.
+    async fn batch(&mut self, mut entries: Vec<Entry>) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let uids: Vec<String> = entries.iter().filter_map(Entry::uid).collect();
+        for attempt in 0..=REPLANS {
+            let existing = self.existing(&uids).await?;
+            let plans = plan_all(&mut entries, &existing);
+            if self.options.dry_run {
+                self.finish_dry(entries, plans);
+                return Ok(());
+            }
+            let writes: Vec<Write> = plans
+                .iter()
+                .filter_map(|p| match p {
+                    Ok(Plan::Write(w)) => Some((**w).clone()),
+                    _ => None,
+                })
+                .collect();
+            let seen: Vec<Seen> = existing
+                .iter()
+                .map(|e| (e.id, e.uid.clone(), e.href.clone(), e.etag.clone()))
+                .collect();
+            let written = self
+                .store
+                .put_vcards_batch(self.principal, self.book, &writes, &seen)
+                .await;
+            let ids = match written {
+                Ok(ids) => ids.into_iter().map(Ok).collect(),
+                Err(StoreError::PreconditionFailed { .. }) if attempt < REPLANS => continue,
+                Err(e @ (StoreError::NotFound | StoreError::Unavailable(_))) => return Err(e),
+                // Only this batch's cards are affected: write them one at a time.
+                Err(_) => self.one_by_one(&writes, &seen).await,
+            };
+            self.finish(entries, plans, ids);
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    async fn one_by_one(&self, writes: &[Write], seen: &[Seen]) -> Vec<Result<i64, String>> {
+        let mut ids = Vec::with_capacity(writes.len());
+        for write in writes {
+            let one = std::slice::from_ref(write);
+            ids.push(
+                match self
+                    .store
+                    .put_vcards_batch(self.principal, self.book, one, seen)
+                    .await
+                {
+                    Ok(written) => Ok(written.into_iter().next().unwrap_or_default()),
+                    Err(StoreError::PreconditionFailed { .. }) => {
+                        Err("the card changed during the import; import the file again".to_owned())
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
+            );
+        }
+        ids
+    }
+
+    fn finish(
+        &mut self,
+        entries: Vec<Entry>,
+        plans: Vec<Result<Plan, String>>,
+        ids: Vec<Result<i64, String>>,
+    ) {
+        let mut ids = ids.into_iter();
+        for (entry, plan) in entries.into_iter().zip(plans) {
+            let card = match plan {
+                Err(reason) => result(entry, Err(reason), None),
+                Ok(Plan::Unchanged { id }) => result(entry, Ok(ImportAction::Unchanged), Some(id)),
+                Ok(Plan::Write(write)) => {
+                    let action = if write.replaces.is_some() {
+                        ImportAction::Updated
+                    } else {
+                        ImportAction::Created
+                    };
+                    match ids.next() {
+                        Some(Ok(id)) => result(entry, Ok(action), Some(id)),
+                        Some(Err(reason)) => result(entry, Err(reason), None),
+                        None => result(entry, Err("not written".into()), None),
+                    }
+                }
+            };
+            self.results.push(card);
+        }
+    }
+
+    fn finish_dry(&mut self, entries: Vec<Entry>, plans: Vec<Result<Plan, String>>) {
+        for (entry, plan) in entries.into_iter().zip(plans) {
+            let card = match plan {
+                Err(reason) => result(entry, Err(reason), None),
+                Ok(Plan::Unchanged { id }) => result(entry, Ok(ImportAction::Unchanged), Some(id)),
+                Ok(Plan::Write(write)) => {
+                    let (action, id) = match &write.replaces {
+                        Some((id, _)) => (ImportAction::Updated, *id),
+                        None => (ImportAction::Created, 0),
+                    };
+                    self.overlay.insert(
+                        write.uid.clone(),
+                        Some(Existing {
+                            id,
+                            uid: write.uid.clone(),
+                            href: write.href.clone(),
+                            vcard: write.text.clone(),
+                            etag: write.etag.clone(),
+                            stored: Stored {
+                                created: Utc::now(),
+                                updated: Utc::now(),
+                                group_names: Vec::new(),
+                            },
+                        }),
+                    );
+                    result(entry, Ok(action), Some(id))
+                }
+            };
+            self.results.push(card);
+        }
+    }
+
+    /// Deletes the live card with the tombstone's UID, if there is one.
+    async fn tombstone(&mut self, entry: Entry) -> StoreResult<()> {
+        let Ok(Record::Tombstone { uid }) = &entry.record else {
+            return Ok(());
+        };
+        let uid = uid.clone();
+        let found = self
+            .existing(std::slice::from_ref(&uid))
+            .await?
+            .into_iter()
+            .find(|e| e.uid == uid);
+        let outcome = match found {
+            None => Ok(ImportAction::NothingToDelete),
+            Some(_) if self.options.dry_run => {
+                self.overlay.insert(uid, None);
+                Ok(ImportAction::Deleted)
+            }
+            Some(card) => match self
+                .store
+                .delete_contact_by_href(
+                    self.principal,
+                    self.book,
+                    &card.href,
+                    Precondition::IfMatch(card.etag),
+                )
+                .await
+            {
+                Ok(()) => Ok(ImportAction::Deleted),
+                Err(StoreError::NotFound) => Ok(ImportAction::NothingToDelete),
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        self.results.push(result(entry, outcome, None));
+        Ok(())
+    }
+}
+
+/// Plans every entry of a batch against the cards found for it.
+fn plan_all(entries: &mut [Entry], existing: &[Existing]) -> Vec<Result<Plan, String>> {
+    let by_uid: HashMap<&str, &Existing> = existing.iter().map(|e| (e.uid.as_str(), e)).collect();
+    let mut taken: HashSet<String> = existing.iter().map(|e| e.href.clone()).collect();
+    entries
+        .iter_mut()
+        .map(|entry| {
+            let uid = entry.uid();
+            let found = uid.as_deref().and_then(|u| by_uid.get(u).copied());
+            plan::plan(entry, found, &mut taken)
+        })
+        .collect()
+}
