@@ -8,6 +8,7 @@
 mod accounts;
 mod cards;
 mod changes;
+mod children;
 mod events;
 mod export;
 mod groups;

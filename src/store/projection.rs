@@ -19,12 +19,23 @@ pub(super) struct StoredCard<'a> {
     pub revision: i64,
 }
 
-/// Child rows of one contact, before the contact id is known.
+/// Child rows of one or more contacts.
+#[derive(Default)]
 pub(super) struct ChildRows {
     pub emails: Vec<EmailRow>,
     pub phones: Vec<PhoneRow>,
     pub addresses: Vec<AddressRow>,
     pub members: Vec<GroupMemberRow>,
+}
+
+impl ChildRows {
+    /// Adds another contact's rows, for one insert per table over a whole batch.
+    pub(super) fn append(&mut self, other: ChildRows) {
+        self.emails.extend(other.emails);
+        self.phones.extend(other.phones);
+        self.addresses.extend(other.addresses);
+        self.members.extend(other.members);
+    }
 }
 
 pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> ContactWrite {

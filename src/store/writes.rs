@@ -11,14 +11,12 @@ use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::changes::ChangeOp;
+use super::children;
 use super::projection::{self, StoredCard};
 use super::reads::hydrate;
 use super::{CHANGE_CHANNEL, ContactRecord, Principal, Store, StoreError, StoreResult};
 use crate::db::models::ContactRow;
-use crate::db::schema::{
-    address_books, changes, contact_addresses, contact_emails, contact_phones, contacts,
-    group_members,
-};
+use crate::db::schema::{address_books, changes, contacts};
 use crate::domain::contact::{ContactFields, ContactPatch, ValidationError};
 use crate::domain::etag;
 use crate::domain::vcard::{self, Card, CardVersion, RenderVersion};
@@ -364,7 +362,7 @@ async fn write_card(
     );
     let row: ContactRow = match existing {
         Some(current) => {
-            delete_children(conn, current.id).await?;
+            children::delete(conn, &[current.id]).await?;
             diesel::update(contacts::table.find(current.id))
                 .set(&write)
                 .returning(ContactRow::as_returning())
@@ -380,50 +378,10 @@ async fn write_card(
         }
     };
 
-    let children = projection::child_rows(row.id, &prepared.fields);
-    if !children.emails.is_empty() {
-        diesel::insert_into(contact_emails::table)
-            .values(&children.emails)
-            .execute(conn)
-            .await?;
-    }
-    if !children.phones.is_empty() {
-        diesel::insert_into(contact_phones::table)
-            .values(&children.phones)
-            .execute(conn)
-            .await?;
-    }
-    if !children.addresses.is_empty() {
-        diesel::insert_into(contact_addresses::table)
-            .values(&children.addresses)
-            .execute(conn)
-            .await?;
-    }
-    if !children.members.is_empty() {
-        diesel::insert_into(group_members::table)
-            .values(&children.members)
-            .execute(conn)
-            .await?;
-    }
+    children::insert(conn, &projection::child_rows(row.id, &prepared.fields)).await?;
     log_change(conn, address_book_id, revision, &row, ChangeOp::Put).await?;
     let mut records = hydrate(conn, vec![row]).await?;
     Ok(records.remove(0))
-}
-
-async fn delete_children(conn: &mut AsyncPgConnection, contact_id: i64) -> StoreResult<()> {
-    diesel::delete(contact_emails::table.filter(contact_emails::contact_id.eq(contact_id)))
-        .execute(conn)
-        .await?;
-    diesel::delete(contact_phones::table.filter(contact_phones::contact_id.eq(contact_id)))
-        .execute(conn)
-        .await?;
-    diesel::delete(contact_addresses::table.filter(contact_addresses::contact_id.eq(contact_id)))
-        .execute(conn)
-        .await?;
-    diesel::delete(group_members::table.filter(group_members::group_id.eq(contact_id)))
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 async fn tombstone(
@@ -434,7 +392,7 @@ async fn tombstone(
 ) -> StoreResult<()> {
     let now = Utc::now();
     // Child rows only serve lookups of live cards; the tombstone keeps uid/href/fields.
-    delete_children(conn, existing.id).await?;
+    children::delete(conn, &[existing.id]).await?;
     let row: ContactRow = diesel::update(contacts::table.find(existing.id))
         .set((
             contacts::deleted_at.eq(now),

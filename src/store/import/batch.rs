@@ -17,17 +17,12 @@ use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::plan::Write;
-use crate::db::models::{AddressRow, ContactWrite, EmailRow, GroupMemberRow, PhoneRow};
-use crate::db::schema::{
-    address_books, changes, contact_addresses, contact_emails, contact_phones, contacts,
-    group_members,
-};
+use crate::db::models::ContactWrite;
+use crate::db::schema::{address_books, changes, contacts};
 use crate::store::changes::ChangeOp;
-use crate::store::projection::{self, StoredCard};
+use crate::store::children;
+use crate::store::projection::{self, ChildRows, StoredCard};
 use crate::store::{CHANGE_CHANNEL, Principal, Store, StoreError, StoreResult};
-
-/// Rows per INSERT of child rows (PostgreSQL allows 65535 bind parameters per statement).
-const CHILD_ROWS_PER_INSERT: usize = 5000;
 
 /// A live card as the batch saw it when planning: (id, uid, href, etag).
 pub(super) type Seen = (i64, String, String, String);
@@ -56,7 +51,7 @@ impl Store {
                 .iter()
                 .filter_map(|w| w.replaces.as_ref().map(|(id, _)| *id))
                 .collect();
-            delete_children(conn, &updated).await?;
+            children::delete(conn, &updated).await?;
 
             let mut ids = vec![0i64; writes.len()];
             let mut inserts: Vec<(usize, ContactWrite)> = Vec::new();
@@ -103,7 +98,7 @@ impl Store {
                 }
             }
 
-            insert_children(conn, writes, &ids).await?;
+            children::insert(conn, &child_rows(writes, &ids)).await?;
             log_changes(conn, address_book_id, first, writes, &ids).await?;
             Ok(ids)
         })
@@ -243,66 +238,12 @@ pub(super) async fn group_names(
     Ok(names)
 }
 
-async fn delete_children(conn: &mut AsyncPgConnection, ids: &[i64]) -> StoreResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    diesel::delete(contact_emails::table.filter(contact_emails::contact_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    diesel::delete(contact_phones::table.filter(contact_phones::contact_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    diesel::delete(contact_addresses::table.filter(contact_addresses::contact_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    diesel::delete(group_members::table.filter(group_members::group_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-async fn insert_children(
-    conn: &mut AsyncPgConnection,
-    writes: &[Write],
-    ids: &[i64],
-) -> StoreResult<()> {
-    let mut emails: Vec<EmailRow> = Vec::new();
-    let mut phones: Vec<PhoneRow> = Vec::new();
-    let mut addresses: Vec<AddressRow> = Vec::new();
-    let mut members: Vec<GroupMemberRow> = Vec::new();
+fn child_rows(writes: &[Write], ids: &[i64]) -> ChildRows {
+    let mut rows = ChildRows::default();
     for (write, id) in writes.iter().zip(ids) {
-        let children = projection::child_rows(*id, &write.fields);
-        emails.extend(children.emails);
-        phones.extend(children.phones);
-        addresses.extend(children.addresses);
-        members.extend(children.members);
+        rows.append(projection::child_rows(*id, &write.fields));
     }
-    for chunk in emails.chunks(CHILD_ROWS_PER_INSERT) {
-        diesel::insert_into(contact_emails::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    for chunk in phones.chunks(CHILD_ROWS_PER_INSERT) {
-        diesel::insert_into(contact_phones::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    for chunk in addresses.chunks(CHILD_ROWS_PER_INSERT) {
-        diesel::insert_into(contact_addresses::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    for chunk in members.chunks(CHILD_ROWS_PER_INSERT) {
-        diesel::insert_into(group_members::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
+    rows
 }
 
 /// One change-log row and one notification per card, with the payload `store::events` reads.
