@@ -67,6 +67,9 @@ impl ChangeHub {
             loop {
                 match listen(&url, &task_sender).await {
                     Ok(()) => backoff = Duration::from_millis(200),
+                    // The server is shutting down (every hub handle is gone) and the database
+                    // went with it: nothing to reconnect for.
+                    Err(_) if hub_dropped(&task_sender) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "change listener disconnected; reconnecting");
                     }
