@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use diesel_async::RunQueryDsl;
@@ -61,6 +62,26 @@ fn body(row: BodyTuple) -> CardBody {
 /// `octet_length` of a text is read from its header, without de-toasting the value.
 const SIZE_SQL: &str = "octet_length(contacts.vcard)";
 
+/// The live cards of one of the principal's address books, ordered by name; only those at
+/// `hrefs` when given. Both listing queries (metadata, bodies) select from this one scope.
+fn live_cards<'a>(
+    principal: &Principal,
+    address_book_id: i64,
+    hrefs: Option<&'a [String]>,
+) -> diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<contacts::table, address_books::table>, Pg> {
+    let mut query = contacts::table
+        .inner_join(address_books::table)
+        .filter(address_books::user_id.eq(principal.user_id))
+        .filter(contacts::address_book_id.eq(address_book_id))
+        .filter(contacts::deleted_at.is_null())
+        .order((contacts::sort_name, contacts::id))
+        .into_boxed();
+    if let Some(hrefs) = hrefs {
+        query = query.filter(contacts::href.eq_any(hrefs));
+    }
+    query
+}
+
 impl Store {
     /// Metadata of the live cards of one of the principal's address books, ordered by name;
     /// only those at `hrefs` when given.
@@ -74,11 +95,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut conn = self.conn().await?;
-        let mut query = contacts::table
-            .inner_join(address_books::table)
-            .filter(address_books::user_id.eq(principal.user_id))
-            .filter(contacts::address_book_id.eq(address_book_id))
-            .filter(contacts::deleted_at.is_null())
+        let rows: Vec<MetaTuple> = live_cards(principal, address_book_id, hrefs)
             .select((
                 contacts::id,
                 contacts::href,
@@ -87,12 +104,8 @@ impl Store {
                 contacts::revision,
                 contacts::updated_at,
             ))
-            .order((contacts::sort_name, contacts::id))
-            .into_boxed();
-        if let Some(hrefs) = hrefs {
-            query = query.filter(contacts::href.eq_any(hrefs));
-        }
-        let rows: Vec<MetaTuple> = query.load(&mut conn).await?;
+            .load(&mut conn)
+            .await?;
         Ok(rows.into_iter().map(meta).collect())
     }
 
@@ -108,11 +121,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut conn = self.conn().await?;
-        let mut query = contacts::table
-            .inner_join(address_books::table)
-            .filter(address_books::user_id.eq(principal.user_id))
-            .filter(contacts::address_book_id.eq(address_book_id))
-            .filter(contacts::deleted_at.is_null())
+        let rows: Vec<BodyTuple> = live_cards(principal, address_book_id, hrefs)
             .select((
                 contacts::id,
                 contacts::href,
@@ -123,12 +132,8 @@ impl Store {
                 contacts::vcard,
                 contacts::vcard_version,
             ))
-            .order((contacts::sort_name, contacts::id))
-            .into_boxed();
-        if let Some(hrefs) = hrefs {
-            query = query.filter(contacts::href.eq_any(hrefs));
-        }
-        let rows: Vec<BodyTuple> = query.load(&mut conn).await?;
+            .load(&mut conn)
+            .await?;
         Ok(rows.into_iter().map(body).collect())
     }
 
