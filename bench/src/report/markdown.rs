@@ -1,0 +1,232 @@
+//! The markdown report: one comparison table per N (a column per server, and for each peer
+//! a ratio against Rolodex), Rolodex's scaling over N, and every failure with its reason.
+
+use std::fmt::Write as _;
+
+use super::{figure, format_mib, format_seconds, thousands, Report};
+use crate::phases::{Metric, Outcome, PhaseId, RunRecord};
+use crate::servers::Kind;
+
+pub fn render(report: &Report) -> String {
+    let env = &report.environment;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Rolodex benchmark\n");
+    let _ = writeln!(
+        md,
+        "{} · {} × {} · Rolodex {} (`{}`, git {}{}) · Radicale {} · Xandikos {}{}\n",
+        env.date_utc,
+        env.cpu_count,
+        env.cpu_model,
+        env.rolodex_version,
+        env.rolodex_bin,
+        short(&env.rolodex_git_rev),
+        if env.rolodex_git_dirty { ", dirty" } else { "" },
+        env.radicale_version,
+        env.xandikos_version,
+        if report.complete { "" } else { " · **incomplete run**" },
+    );
+    let _ = writeln!(
+        md,
+        "Medians. Every answer was checked against the generated data before it counted; \
+         FAIL means a wrong answer (reasons below). \"vs Rolodex\": how many times slower than \
+         Rolodex (for upload: the peer's throughput as a fraction of Rolodex's). `-`: not \
+         applicable. Samples, min and p90 are in latest.json.\n"
+    );
+
+    let mut sizes: Vec<usize> = report.runs.iter().map(|r| r.n).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    for &n in &sizes {
+        comparison(&mut md, report, n);
+    }
+    scaling(&mut md, report);
+    failures(&mut md, report);
+    md
+}
+
+fn short(rev: &str) -> &str {
+    &rev[..rev.len().min(10)]
+}
+
+fn cell(phase: PhaseId, outcome: Option<&Outcome>) -> String {
+    match outcome {
+        Some(Outcome::Ok(m)) => figure(phase, m),
+        Some(Outcome::Fail { .. }) => "**FAIL**".into(),
+        Some(Outcome::NotApplicable) | None => "-".into(),
+    }
+}
+
+/// Peer relative to Rolodex: times as "N× slower", upload as a fraction of throughput.
+fn ratio(phase: PhaseId, rolodex: Option<&Outcome>, peer: Option<&Outcome>) -> String {
+    let (Some(Outcome::Ok(r)), Some(Outcome::Ok(p))) = (rolodex, peer) else {
+        return String::new();
+    };
+    let value = match phase.metric() {
+        Metric::Time => p.median_s / r.median_s,
+        Metric::Throughput => p.cards_per_s.unwrap_or(0.0) / r.cards_per_s.unwrap_or(f64::NAN),
+    };
+    format_ratio(value)
+}
+
+fn format_ratio(value: f64) -> String {
+    if !value.is_finite() {
+        String::new()
+    } else if value >= 10.0 {
+        format!("{value:.0}x")
+    } else if value >= 0.1 {
+        format!("{value:.1}x")
+    } else {
+        format!("{value:.3}x")
+    }
+}
+
+fn comparison(md: &mut String, report: &Report, n: usize) {
+    let runs: Vec<&RunRecord> = Kind::ALL
+        .iter()
+        .filter_map(|&kind| report.run(kind, n))
+        .collect();
+    let rolodex = report.run(Kind::Rolodex, n);
+    let _ = writeln!(md, "## N = {}\n", thousands(n as f64));
+    let mut header = String::from("| Phase |");
+    let mut rule = String::from("|---|");
+    for run in &runs {
+        let _ = write!(header, " {} |", run.server.title());
+        rule.push_str("---:|");
+        if run.server != Kind::Rolodex && rolodex.is_some() {
+            let _ = write!(header, " {} vs Rolodex |", run.server.title());
+            rule.push_str("---:|");
+        }
+    }
+    let _ = writeln!(md, "{header}\n{rule}");
+    for phase in PhaseId::ALL {
+        let mut row = format!("| {} |", phase.label());
+        for run in &runs {
+            let outcome = outcome_of(run, phase);
+            let _ = write!(row, " {} |", cell(phase, outcome));
+            if run.server != Kind::Rolodex && rolodex.is_some() {
+                let base = rolodex.and_then(|r| outcome_of(r, phase));
+                let _ = write!(row, " {} |", ratio(phase, base, outcome));
+            }
+        }
+        let _ = writeln!(md, "{row}");
+    }
+    let resource_rows: [(&str, fn(&RunRecord) -> Option<f64>); 3] = [
+        ("Server peak RSS (VmHWM)", |r| {
+            r.resources
+                .as_ref()?
+                .server_peak_rss_kib
+                .map(|k| k as f64 * 1024.0)
+        }),
+        ("PostgreSQL RSS (sum)", |r| {
+            r.resources
+                .as_ref()?
+                .postgres_rss_sum_kib
+                .map(|k| k as f64 * 1024.0)
+        }),
+        ("Data dir on disk", |r| {
+            r.resources.as_ref().map(|res| res.data_dir_bytes as f64)
+        }),
+    ];
+    for (label, value) in resource_rows {
+        let mut row = format!("| {label} |");
+        let base = rolodex.and_then(value);
+        for run in &runs {
+            let own = value(run);
+            let _ = write!(row, " {} |", own.map_or("-".into(), format_mib));
+            if run.server != Kind::Rolodex && rolodex.is_some() {
+                let text = match (own, base) {
+                    (Some(own), Some(base)) if base > 0.0 => format_ratio(own / base),
+                    _ => String::new(),
+                };
+                let _ = write!(row, " {text} |");
+            }
+        }
+        let _ = writeln!(md, "{row}");
+    }
+    let wall: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{} {}", r.server.title(), format_seconds(r.wall_s)))
+        .collect();
+    let _ = writeln!(md, "\nWall time per server (start to stop): {}.\n", wall.join(", "));
+}
+
+fn outcome_of(run: &RunRecord, phase: PhaseId) -> Option<&Outcome> {
+    if run.error.is_some() {
+        return Some(&FAILED_TO_RUN);
+    }
+    run.outcome(phase)
+}
+
+static FAILED_TO_RUN: Outcome = Outcome::Fail {
+    reason: String::new(),
+};
+
+fn scaling(md: &mut String, report: &Report) {
+    let mut runs: Vec<&RunRecord> = report
+        .runs
+        .iter()
+        .filter(|r| r.server == Kind::Rolodex)
+        .collect();
+    runs.sort_by_key(|r| r.n);
+    if runs.len() < 2 {
+        return;
+    }
+    let _ = writeln!(md, "## Rolodex scaling\n");
+    let mut header = String::from("| Phase |");
+    let mut rule = String::from("|---|");
+    for run in &runs {
+        let _ = write!(header, " N = {} |", thousands(run.n as f64));
+        rule.push_str("---:|");
+    }
+    let _ = writeln!(md, "{header}\n{rule}");
+    for phase in PhaseId::ALL {
+        let mut row = format!("| {} |", phase.label());
+        for run in &runs {
+            let _ = write!(row, " {} |", cell(phase, outcome_of(run, phase)));
+        }
+        let _ = writeln!(md, "{row}");
+    }
+    let mut row = String::from("| Server peak RSS (VmHWM) |");
+    for run in &runs {
+        let value = run
+            .resources
+            .as_ref()
+            .and_then(|r| r.server_peak_rss_kib)
+            .map_or("-".into(), |k| format_mib(k as f64 * 1024.0));
+        let _ = write!(row, " {value} |");
+    }
+    let _ = writeln!(md, "{row}");
+    let mut row = String::from("| Data dir on disk |");
+    for run in &runs {
+        let value = run
+            .resources
+            .as_ref()
+            .map_or("-".into(), |r| format_mib(r.data_dir_bytes as f64));
+        let _ = write!(row, " {value} |");
+    }
+    let _ = writeln!(md, "{row}\n");
+}
+
+fn failures(md: &mut String, report: &Report) {
+    let mut lines = Vec::new();
+    for run in &report.runs {
+        let who = format!("{} N={}", run.server.title(), thousands(run.n as f64));
+        if let Some(error) = &run.error {
+            lines.push(format!("- {who}: did not run: {}", one_line(error)));
+        }
+        for phase in PhaseId::ALL {
+            if let Some(Outcome::Fail { reason }) = run.outcome(phase) {
+                lines.push(format!("- {who}, {}: {}", phase.label(), one_line(reason)));
+            }
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(md, "## Failures\n\n{}\n", lines.join("\n"));
+    }
+}
+
+fn one_line(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let clipped: String = flat.chars().take(400).collect();
+    clipped.replace('|', "\\|")
+}
