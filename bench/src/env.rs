@@ -66,14 +66,25 @@ pub fn collect(tools: &Tools, repo: &Path, bin_from_env: bool) -> Environment {
             .trim()
             .to_string(),
         rolodex_bin: tools.rolodex.display().to_string(),
-        rolodex_version: output(&tools.rolodex, &["--version"]),
+        rolodex_version: version(output(&tools.rolodex, &["--version"])),
         rolodex_git_rev: output(git, &["-C", &repo_arg, "rev-parse", "HEAD"]),
-        rolodex_git_dirty: !output(git, &["-C", &repo_arg, "status", "--porcelain", "--", "src"])
-            .is_empty(),
+        rolodex_git_dirty: !output(
+            git,
+            &["-C", &repo_arg, "status", "--porcelain", "--", "src"],
+        )
+        .is_empty(),
         rolodex_bin_from_env: bin_from_env,
-        radicale_version: output(&tools.venv_bin.join("radicale"), &["--version"]),
-        xandikos_version: output(&tools.venv_bin.join("xandikos"), &["--version"]),
+        radicale_version: version(output(&tools.venv_bin.join("radicale"), &["--version"])),
+        xandikos_version: version(output(&tools.venv_bin.join("xandikos"), &["--version"])),
         driver: format!("rolodex-bench {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// "xandikos 0.4.10" -> "0.4.10" (Radicale prints the bare version already).
+fn version(line: String) -> String {
+    match line.rsplit_once(' ') {
+        Some((_, v)) if v.starts_with(|c: char| c.is_ascii_digit()) => v.to_string(),
+        _ => line,
     }
 }
 

@@ -33,7 +33,11 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1000")]
     peer_sizes: Vec<usize>,
     /// Servers to run.
-    #[arg(long, value_delimiter = ',', default_value = "rolodex,radicale,xandikos")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "rolodex,radicale,xandikos"
+    )]
     servers: Vec<String>,
     /// Only N = 1,000 (for every server).
     #[arg(long)]
@@ -79,7 +83,11 @@ async fn main() {
             ("FN", &needles.full_name),
             ("search", &needles.search),
         ] {
-            eprintln!("{what} needle {:?} matches {} cards", needle.text, needle.expected.len());
+            eprintln!(
+                "{what} needle {:?} matches {} cards",
+                needle.text,
+                needle.expected.len()
+            );
         }
         return;
     }
@@ -99,7 +107,10 @@ async fn run(args: Args) -> Result<(), String> {
     let repo = repo
         .canonicalize()
         .map_err(|e| format!("repo {}: {e}", repo.display()))?;
-    let rolodex_bin = args.rolodex_bin.clone().ok_or("--rolodex-bin or ROLODEX_BIN is required")?;
+    let rolodex_bin = args
+        .rolodex_bin
+        .clone()
+        .ok_or("--rolodex-bin or ROLODEX_BIN is required")?;
     let rolodex = rolodex_bin
         .canonicalize()
         .map_err(|e| format!("rolodex binary {}: {e}", rolodex_bin.display()))?;
@@ -111,7 +122,10 @@ async fn run(args: Args) -> Result<(), String> {
             .unwrap_or_else(|| repo.join("target/bench-venv"))
             .join("bin"),
     };
-    let out_dir = args.out.clone().unwrap_or_else(|| repo.join("bench/results"));
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| repo.join("bench/results"));
     let work_dir = args
         .work_dir
         .clone()
@@ -138,7 +152,9 @@ async fn run(args: Args) -> Result<(), String> {
     plan.sort();
     plan.dedup();
     if let Some((n, _)) = plan.iter().find(|(n, _)| *n < 20) {
-        return Err(format!("N = {n} is too small (the sync phase changes 10 cards)"));
+        return Err(format!(
+            "N = {n} is too small (the sync phase changes 10 cards)"
+        ));
     }
     if plan.is_empty() {
         return Err("nothing to run".into());

@@ -61,8 +61,12 @@ mod tests {
 
     #[test]
     fn items_are_independent_of_each_other() {
-        let a: Vec<u64> = (0..3).map(|i| SplitMix64::for_item(7, i).next_u64()).collect();
-        let b: Vec<u64> = (0..3).map(|i| SplitMix64::for_item(7, i).next_u64()).collect();
+        let a: Vec<u64> = (0..3)
+            .map(|i| SplitMix64::for_item(7, i).next_u64())
+            .collect();
+        let b: Vec<u64> = (0..3)
+            .map(|i| SplitMix64::for_item(7, i).next_u64())
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a[0], a[1]);
     }

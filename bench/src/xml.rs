@@ -76,7 +76,10 @@ struct Propstat {
 }
 
 fn status_is_success(status: &str) -> bool {
-    status.split_whitespace().nth(1).is_some_and(|code| code.starts_with('2'))
+    status
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2'))
 }
 
 pub fn parse_multistatus(body: &str) -> Result<Multistatus, String> {

@@ -106,9 +106,7 @@ impl Card {
         }
         if let Some((company, department)) = self.org {
             match department {
-                Some(department) => {
-                    line(format!("ORG:{};{}", escape(company), escape(department)))
-                }
+                Some(department) => line(format!("ORG:{};{}", escape(company), escape(department))),
                 None => line(format!("ORG:{}", escape(company))),
             }
         }
@@ -344,12 +342,7 @@ fn pick_name(rng: &mut SplitMix64, script: Script, female: bool) -> Name {
     }
 }
 
-fn full_name(
-    script: Script,
-    prefix: Option<&str>,
-    name: &Name,
-    suffix: Option<&str>,
-) -> String {
+fn full_name(script: Script, prefix: Option<&str>, name: &Name, suffix: Option<&str>) -> String {
     match script {
         Script::Chinese => format!("{}{}", name.family.0, name.given.0),
         Script::Japanese => format!("{} {}", name.family.0, name.given.0),

@@ -275,7 +275,16 @@ pub const PREFIXES: &[&str] = &["Dr.", "Prof.", "Mr.", "Ms.", "Ing."];
 pub const SUFFIXES: &[&str] = &["Jr.", "PhD", "III"];
 
 pub const NICKNAMES: &[&str] = &[
-    "Jo", "Mika", "Sasha", "Kiki", "Bär", "Lulu", "Пушок", "小龙", "Toto", "Nené",
+    "Jo",
+    "Mika",
+    "Sasha",
+    "Kiki",
+    "Bär",
+    "Lulu",
+    "Пушок",
+    "小龙",
+    "Toto",
+    "Nené",
 ];
 
 /// Company and its mail domain (all under the reserved example.* names).
@@ -344,7 +353,11 @@ pub const LATIN_PLACES: &[Place] = &[
         phone: "+49 30 ### ####",
     },
     Place {
-        streets: &["Rue de la Paix", "Boulevard Saint-Germain", "Rue des Écoles"],
+        streets: &[
+            "Rue de la Paix",
+            "Boulevard Saint-Germain",
+            "Rue des Écoles",
+        ],
         city: "Paris",
         region: "Île-de-France",
         zip: "750##",

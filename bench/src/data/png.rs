@@ -9,7 +9,11 @@ use crate::rng::SplitMix64;
 /// A `side`×`side` avatar (side in 5..=8) with colours drawn from `rng`.
 pub fn avatar(rng: &mut SplitMix64) -> Vec<u8> {
     let side = rng.range(5, 8) as usize;
-    let background = [rng.below(256) as u8, rng.below(256) as u8, rng.below(256) as u8];
+    let background = [
+        rng.below(256) as u8,
+        rng.below(256) as u8,
+        rng.below(256) as u8,
+    ];
     let foreground = [
         255 - background[0],
         255 - background[1],
@@ -20,7 +24,8 @@ pub fn avatar(rng: &mut SplitMix64) -> Vec<u8> {
     for y in 0..side {
         raw.push(0); // filter type "None" for every scanline
         for x in 0..side {
-            let inside = (margin..side - margin).contains(&x) && (margin..side - margin).contains(&y);
+            let inside =
+                (margin..side - margin).contains(&x) && (margin..side - margin).contains(&y);
             raw.extend_from_slice(if inside { &foreground } else { &background });
         }
     }

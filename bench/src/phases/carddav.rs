@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use super::Ctx;
-use crate::dav::{self, Reply};
 use crate::data::expect::Needle;
 use crate::data::unfold;
+use crate::dav::{self, Reply};
 use crate::stats::Measurement;
 use crate::xml::{parse_multistatus, Multistatus};
 
@@ -44,9 +44,17 @@ fn set_difference(expected: &BTreeSet<String>, got: &BTreeSet<String>) -> String
         expected.len(),
         got.len(),
         missing,
-        if expected.difference(got).count() > 3 { " …" } else { "" },
+        if expected.difference(got).count() > 3 {
+            " …"
+        } else {
+            ""
+        },
         extra,
-        if got.difference(expected).count() > 3 { " …" } else { "" },
+        if got.difference(expected).count() > 3 {
+            " …"
+        } else {
+            ""
+        },
     )
 }
 
@@ -91,10 +99,7 @@ fn paths_of(ctx: &Ctx<'_>, indices: impl IntoIterator<Item = usize>) -> BTreeSet
     indices.into_iter().map(|i| ctx.paths[i].clone()).collect()
 }
 
-fn same_members(
-    expected: &BTreeSet<String>,
-    got: &HashMap<String, String>,
-) -> Result<(), String> {
+fn same_members(expected: &BTreeSet<String>, got: &HashMap<String, String>) -> Result<(), String> {
     let got: BTreeSet<String> = got.keys().cloned().collect();
     if &got == expected {
         Ok(())
@@ -141,7 +146,9 @@ pub async fn upload(ctx: &Ctx<'_>) -> PhaseResult {
         })
         .collect();
     for worker in workers {
-        worker.await.map_err(|e| format!("upload task failed: {e}"))?;
+        worker
+            .await
+            .map_err(|e| format!("upload task failed: {e}"))?;
     }
     let elapsed = started.elapsed();
     let failures = failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -230,7 +237,10 @@ pub async fn multiget_all(ctx: &Ctx<'_>) -> PhaseResult {
             }
         }
         if seen != ctx.n() {
-            return Err(format!("multiget: {seen} cards returned, expected {}", ctx.n()));
+            return Err(format!(
+                "multiget: {seen} cards returned, expected {}",
+                ctx.n()
+            ));
         }
         samples.push(pass);
     }
@@ -289,7 +299,9 @@ async fn sync_initial(ctx: &Ctx<'_>) -> Result<(Measurement, String), String> {
 
 /// The cards the incremental sync changes: spread over the book.
 fn sync_changed(n: usize) -> BTreeSet<usize> {
-    (0..SYNC_CHANGES).map(|k| (k * n / SYNC_CHANGES + 7) % n).collect()
+    (0..SYNC_CHANGES)
+        .map(|k| (k * n / SYNC_CHANGES + 7) % n)
+        .collect()
 }
 
 async fn sync_incremental(ctx: &Ctx<'_>, token: &str) -> PhaseResult {
@@ -335,7 +347,10 @@ pub async fn get(ctx: &Ctx<'_>) -> PhaseResult {
         expect_status(&reply, &[200], &format!("GET {path}"))?;
         let body = unfold(reply.text()?);
         if !body.contains(&card.uid) || !body.contains(&card.full_name) {
-            return Err(format!("GET {path}: body lacks UID or FN {:?}", card.full_name));
+            return Err(format!(
+                "GET {path}: body lacks UID or FN {:?}",
+                card.full_name
+            ));
         }
         samples.push(reply.elapsed);
     }

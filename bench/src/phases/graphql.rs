@@ -7,8 +7,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::dav::{self, Reply};
 use crate::data::expect::Needle;
+use crate::dav::{self, Reply};
 use crate::stats::Measurement;
 
 const PAGE: usize = 100;
@@ -114,7 +114,10 @@ async fn page(ctx: &Ctx<'_>) -> PhaseResult {
         let contacts = connection(&value)?;
         let edges = nodes(contacts)?;
         if edges.len() != PAGE.min(ctx.n()) {
-            return Err(format!("first page has {} contacts, expected {PAGE}", edges.len()));
+            return Err(format!(
+                "first page has {} contacts, expected {PAGE}",
+                edges.len()
+            ));
         }
         let total = total_count(contacts)?;
         if total != ctx.n() {
@@ -157,7 +160,12 @@ async fn search(ctx: &Ctx<'_>, needle: &Needle) -> PhaseResult {
     let mut found = BTreeSet::new();
     let mut after = Value::Null;
     loop {
-        let (_, value) = post(ctx, SEARCH_QUERY, json!({ "q": needle.text, "after": after })).await?;
+        let (_, value) = post(
+            ctx,
+            SEARCH_QUERY,
+            json!({ "q": needle.text, "after": after }),
+        )
+        .await?;
         let contacts = connection(&value)?;
         for edge in nodes(contacts)? {
             found.insert(uid_of(edge)?.to_string());

@@ -45,7 +45,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Measurement, String> {
     };
     let reply = dav::timed(dav.propfind(&dav.book, "1", dav::PROPFIND_ETAG)).await?;
     if reply.status.as_u16() != 207 {
-        return Err(format!("PROPFIND of the imported book: {}", reply.describe()));
+        return Err(format!(
+            "PROPFIND of the imported book: {}",
+            reply.describe()
+        ));
     }
     let ms = parse_multistatus(reply.text()?)?;
     let cards = ms

@@ -289,7 +289,10 @@ pub async fn run(
 
     note(PhaseId::Upload, carddav::upload(&ctx).await.into());
     note(PhaseId::Propfind, carddav::propfind(&mut ctx).await.into());
-    note(PhaseId::MultigetAll, carddav::multiget_all(&ctx).await.into());
+    note(
+        PhaseId::MultigetAll,
+        carddav::multiget_all(&ctx).await.into(),
+    );
     note(
         PhaseId::QueryEmail,
         carddav::query(&ctx, "EMAIL", &needles.email).await.into(),
@@ -302,7 +305,10 @@ pub async fn run(
     note(PhaseId::SyncInitial, initial.into());
     note(PhaseId::SyncIncremental, incremental.into());
     note(PhaseId::Get, carddav::get(&ctx).await.into());
-    note(PhaseId::PutIfMatch, carddav::put_if_match(&mut ctx).await.into());
+    note(
+        PhaseId::PutIfMatch,
+        carddav::put_if_match(&mut ctx).await.into(),
+    );
     if kind == Kind::Rolodex {
         let (page, search) = graphql::run(&ctx, &needles.search).await;
         note(PhaseId::GraphqlPage, page.into());
@@ -326,10 +332,6 @@ pub async fn run(
         let _ = std::fs::remove_file(run_dir.join("import.vcf"));
     }
     record.wall_s = started.elapsed().as_secs_f64();
-    eprintln!(
-        "[{} N={n}] done in {:.1} s",
-        kind.name(),
-        record.wall_s
-    );
+    eprintln!("[{} N={n}] done in {:.1} s", kind.name(), record.wall_s);
     record
 }

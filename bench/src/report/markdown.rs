@@ -23,7 +23,11 @@ pub fn render(report: &Report) -> String {
         if env.rolodex_git_dirty { ", dirty" } else { "" },
         env.radicale_version,
         env.xandikos_version,
-        if report.complete { "" } else { " · **incomplete run**" },
+        if report.complete {
+            ""
+        } else {
+            " · **incomplete run**"
+        },
     );
     let _ = writeln!(
         md,
@@ -110,24 +114,7 @@ fn comparison(md: &mut String, report: &Report, n: usize) {
         }
         let _ = writeln!(md, "{row}");
     }
-    let resource_rows: [(&str, fn(&RunRecord) -> Option<f64>); 3] = [
-        ("Server peak RSS (VmHWM)", |r| {
-            r.resources
-                .as_ref()?
-                .server_peak_rss_kib
-                .map(|k| k as f64 * 1024.0)
-        }),
-        ("PostgreSQL RSS (sum)", |r| {
-            r.resources
-                .as_ref()?
-                .postgres_rss_sum_kib
-                .map(|k| k as f64 * 1024.0)
-        }),
-        ("Data dir on disk", |r| {
-            r.resources.as_ref().map(|res| res.data_dir_bytes as f64)
-        }),
-    ];
-    for (label, value) in resource_rows {
+    for (label, value) in RESOURCE_ROWS {
         let mut row = format!("| {label} |");
         let base = rolodex.and_then(value);
         for run in &runs {
@@ -147,8 +134,33 @@ fn comparison(md: &mut String, report: &Report, n: usize) {
         .iter()
         .map(|r| format!("{} {}", r.server.title(), format_seconds(r.wall_s)))
         .collect();
-    let _ = writeln!(md, "\nWall time per server (start to stop): {}.\n", wall.join(", "));
+    let _ = writeln!(
+        md,
+        "\nWall time per server (start to stop): {}.\n",
+        wall.join(", ")
+    );
 }
+
+/// A figure read from a run's resources, in bytes.
+type ResourceValue = fn(&RunRecord) -> Option<f64>;
+
+const RESOURCE_ROWS: [(&str, ResourceValue); 3] = [
+    ("Server peak RSS (VmHWM)", |r| {
+        r.resources
+            .as_ref()?
+            .server_peak_rss_kib
+            .map(|k| k as f64 * 1024.0)
+    }),
+    ("PostgreSQL RSS (sum)", |r| {
+        r.resources
+            .as_ref()?
+            .postgres_rss_sum_kib
+            .map(|k| k as f64 * 1024.0)
+    }),
+    ("Data dir on disk", |r| {
+        r.resources.as_ref().map(|res| res.data_dir_bytes as f64)
+    }),
+];
 
 fn outcome_of(run: &RunRecord, phase: PhaseId) -> Option<&Outcome> {
     if run.error.is_some() {
@@ -186,25 +198,14 @@ fn scaling(md: &mut String, report: &Report) {
         }
         let _ = writeln!(md, "{row}");
     }
-    let mut row = String::from("| Server peak RSS (VmHWM) |");
-    for run in &runs {
-        let value = run
-            .resources
-            .as_ref()
-            .and_then(|r| r.server_peak_rss_kib)
-            .map_or("-".into(), |k| format_mib(k as f64 * 1024.0));
-        let _ = write!(row, " {value} |");
+    for (label, value) in RESOURCE_ROWS {
+        let mut row = format!("| {label} |");
+        for run in &runs {
+            let _ = write!(row, " {} |", value(run).map_or("-".into(), format_mib));
+        }
+        let _ = writeln!(md, "{row}");
     }
-    let _ = writeln!(md, "{row}");
-    let mut row = String::from("| Data dir on disk |");
-    for run in &runs {
-        let value = run
-            .resources
-            .as_ref()
-            .map_or("-".into(), |r| format_mib(r.data_dir_bytes as f64));
-        let _ = write!(row, " {value} |");
-    }
-    let _ = writeln!(md, "{row}\n");
+    let _ = writeln!(md);
 }
 
 fn failures(md: &mut String, report: &Report) {

@@ -39,7 +39,8 @@ impl Report {
 
     /// Writes `latest.json` and `latest.md` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
         write_atomically(&dir.join("latest.json"), &(json + "\n"))?;
         write_atomically(&dir.join("latest.md"), &markdown(self))

@@ -160,11 +160,20 @@ pub async fn start(kind: Kind, tools: &Tools, run_dir: &Path) -> Result<Running,
         },
         bearer: None,
     };
-    let ready_path = if kind == Kind::Rolodex { "/healthz" } else { "/" };
+    let ready_path = if kind == Kind::Rolodex {
+        "/healthz"
+    } else {
+        "/"
+    };
     wait_ready(&mut running, ready_path).await?;
     match kind {
         Kind::Rolodex => {
-            rolodex_cli(tools, &data_dir, &["user", "add", "bench", "--password-stdin"]).await?;
+            rolodex_cli(
+                tools,
+                &data_dir,
+                &["user", "add", "bench", "--password-stdin"],
+            )
+            .await?;
             let out = rolodex_cli(tools, &data_dir, &["token", "create", "bench"]).await?;
             let token = out
                 .split_whitespace()
@@ -184,8 +193,8 @@ pub async fn start(kind: Kind, tools: &Tools, run_dir: &Path) -> Result<Running,
 }
 
 fn spawn_logged(name: &str, mut command: Command, log: &Path) -> Result<Proc, String> {
-    let file = std::fs::File::create(log)
-        .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let file =
+        std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let err = file
         .try_clone()
         .map_err(|e| format!("cannot share {}: {e}", log.display()))?;

@@ -20,12 +20,24 @@ struct Entry {
     pid: u32,
 }
 
-static REGISTRY: Mutex<BTreeMap<u64, Entry>> = Mutex::new(BTreeMap::new());
+/// The live processes, and whether [`stop_all`] has begun (then nothing new may start:
+/// a process registered after its sweep would outlive the driver).
+struct Registry {
+    entries: BTreeMap<u64, Entry>,
+    closed: bool,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    entries: BTreeMap::new(),
+    closed: false,
+});
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-fn registry() -> std::sync::MutexGuard<'static, BTreeMap<u64, Entry>> {
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
     // A panic while holding the lock must not stop the cleanup of everything else.
-    REGISTRY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A started child process; stopping it (or dropping the guard) ends it and its group.
@@ -40,18 +52,25 @@ impl Proc {
     /// Spawns `command` in a process group of its own and registers it for cleanup.
     pub fn spawn(name: &str, mut command: tokio::process::Command) -> Result<Proc, String> {
         command.process_group(0).kill_on_drop(true);
+        // Held across the spawn, so a concurrent stop_all either sees this process or
+        // stops it from starting.
+        let mut registry = registry();
+        if registry.closed {
+            return Err(format!("not starting {name}: shutting down"));
+        }
         let child = command
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
         let pid = child.id().ok_or_else(|| format!("{name} exited at once"))?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        registry().insert(
+        registry.entries.insert(
             id,
             Entry {
                 name: name.to_string(),
                 pid,
             },
         );
+        drop(registry);
         Ok(Proc {
             id,
             pid,
@@ -77,7 +96,7 @@ impl Proc {
     }
 
     fn forget(&self) {
-        if registry().remove(&self.id).is_some() {
+        if registry().entries.remove(&self.id).is_some() {
             kill_stragglers(self.pid);
         }
     }
@@ -96,11 +115,14 @@ impl Proc {
 
     /// SIGINT, up to [`GRACE`] to exit, then SIGKILL of the whole group.
     pub async fn stop(mut self) {
-        if registry().remove(&self.id).is_none() {
+        if registry().entries.remove(&self.id).is_none() {
             return;
         }
         signal(self.pid, libc::SIGINT);
-        if tokio::time::timeout(GRACE, self.child.wait()).await.is_err() {
+        if tokio::time::timeout(GRACE, self.child.wait())
+            .await
+            .is_err()
+        {
             eprintln!("{} ignored SIGINT for {GRACE:?}: killing it", self.name);
             kill_group(self.pid);
             let _ = self.child.wait().await;
@@ -111,7 +133,9 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if let Some(entry) = registry().remove(&self.id) {
+        // Bound first so the lock is not held while waiting for the process.
+        let entry = registry().entries.remove(&self.id);
+        if let Some(entry) = entry {
             stop_blocking(&entry);
         }
     }
@@ -119,7 +143,11 @@ impl Drop for Proc {
 
 /// Stops every registered process (the Ctrl-C path); safe to call more than once.
 pub fn stop_all() {
-    let entries: Vec<Entry> = std::mem::take(&mut *registry()).into_values().collect();
+    let entries: Vec<Entry> = {
+        let mut registry = registry();
+        registry.closed = true;
+        std::mem::take(&mut registry.entries).into_values().collect()
+    };
     for entry in &entries {
         signal(entry.pid, libc::SIGINT);
     }
