@@ -60,3 +60,47 @@ async fn migrations_go_up_down_and_up_again() {
         .await
         .unwrap();
 }
+
+/// Migration 000004 adds `match_text`, which only the vCard parser can compute: cards stored
+/// before it are indexed when the server migrates, and then found by a text query.
+#[tokio::test(flavor = "multi_thread")]
+async fn cards_stored_before_the_match_index_are_indexed_at_migrate() {
+    use rolodex::store::{Precondition, TextCandidates};
+    let store = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:old-card\r\nFN:Ödön Horváth\r\nEND:VCARD\r\n";
+    store
+        .put_vcard(&alice, book, "old.vcf", card, Precondition::None)
+        .await
+        .unwrap();
+    let mut conn = AsyncPgConnection::establish(&common::database_url())
+        .await
+        .unwrap();
+    // As a database upgraded from before the migration looks.
+    diesel::sql_query("UPDATE contacts SET match_text = NULL WHERE uid = 'old-card'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let needle = TextCandidates {
+        any_of: vec![vec![rolodex::domain::text::casemap("HORVÁTH")]],
+    };
+    let before = store
+        .card_bodies_matching(&alice, book, &needle)
+        .await
+        .unwrap();
+    assert!(before.is_empty(), "an unindexed card cannot be a candidate");
+
+    store.migrate().await.unwrap();
+    let after = store
+        .card_bodies_matching(&alice, book, &needle)
+        .await
+        .unwrap();
+    assert_eq!(
+        after
+            .iter()
+            .map(|c| c.meta.href.as_str())
+            .collect::<Vec<_>>(),
+        ["old.vcf"]
+    );
+}

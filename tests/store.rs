@@ -338,6 +338,77 @@ async fn concurrent_writers_with_the_same_etag_exactly_one_wins() {
     }
 }
 
+/// Writers no longer hold the book lock while they write, so two creates of one resource meet
+/// in the unique index: the loser must still end up with an exact answer, never a 500.
+#[tokio::test]
+async fn concurrent_creates_of_one_resource_resolve_exactly() {
+    let store = common::store().await;
+    let other_pool = common::store().await;
+    let alice = common::user(&store, "alice").await;
+    let book = common::default_book(&store, &alice).await;
+    for round in 0..10 {
+        // Both "If-None-Match: *": exactly one creates, the other is told the card exists.
+        let (href, uid) = (format!("new-{round}.vcf"), format!("new-{round}"));
+        let (card_a, card_b) = (card(&uid, "Writer A"), card(&uid, "Writer B"));
+        let (a, b) = tokio::join!(
+            store.put_vcard(&alice, book, &href, &card_a, Precondition::IfNoneMatchAny),
+            other_pool.put_vcard(&alice, book, &href, &card_b, Precondition::IfNoneMatchAny),
+        );
+        assert_eq!(
+            [&a, &b].iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: a={a:?} b={b:?}"
+        );
+        let loser = if a.is_ok() { b } else { a };
+        assert!(
+            matches!(loser, Err(StoreError::PreconditionFailed { .. })),
+            "{loser:?}"
+        );
+
+        // Unconditional: both succeed, one as the create and one as the replace.
+        let (href, uid) = (format!("free-{round}.vcf"), format!("free-{round}"));
+        let (card_a, card_b) = (card(&uid, "Writer A"), card(&uid, "Writer B"));
+        let (a, b) = tokio::join!(
+            store.put_vcard(&alice, book, &href, &card_a, Precondition::None),
+            other_pool.put_vcard(&alice, book, &href, &card_b, Precondition::None),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a.created != b.created, "round {round}: exactly one create");
+        let last = if a.record.revision > b.record.revision {
+            a
+        } else {
+            b
+        };
+        let stored = store
+            .get_contact_by_href(&alice, book, &href)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.etag, last.record.etag,
+            "the later revision is stored"
+        );
+
+        // The same UID at two hrefs at once: one card, and a UID conflict for the other.
+        let uid = format!("twin-{round}");
+        let (card_a, card_b) = (card(&uid, "Twin A"), card(&uid, "Twin B"));
+        let (href_a, href_b) = (format!("{uid}-a.vcf"), format!("{uid}-b.vcf"));
+        let (a, b) = tokio::join!(
+            store.put_vcard(&alice, book, &href_a, &card_a, Precondition::None),
+            other_pool.put_vcard(&alice, book, &href_b, &card_b, Precondition::None),
+        );
+        let loser = match (&a, &b) {
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+            _ => panic!("round {round}: a={a:?} b={b:?}"),
+        };
+        assert!(matches!(loser, StoreError::UidConflict { .. }), "{loser:?}");
+    }
+    // Every write above got its own revision and change row.
+    let changes = store.changes_since(&alice, book, 0).await.unwrap();
+    let mut revisions: Vec<i64> = changes.changes.iter().map(|c| c.revision).collect();
+    revisions.dedup();
+    assert_eq!(revisions.len(), changes.changes.len());
+}
+
 #[tokio::test]
 async fn change_log_reports_puts_and_deletions_in_order() {
     let store = common::store().await;

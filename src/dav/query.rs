@@ -1,14 +1,17 @@
 //! `addressbook-query` (RFC 6352 8.6, 10.5): filters evaluated on the parsed cards, so every
 //! property and parameter can be matched — including ones the typed columns do not project
-//! (`X-ABLabel`, `TYPE` parameters, `itemN.` groups). Matching is pure ([`card_matches`]);
-//! the handler reads the book's cards in one query and, for big books, parses them off the
-//! async runtime.
+//! (`X-ABLabel`, `TYPE` parameters, `itemN.` groups). Matching is pure ([`card_matches`]).
+//!
+//! Parsing a whole book per query is too slow for big books, so the handler first derives from
+//! the filter the text every matching card must contain ([`candidates`]) and lets the store
+//! find those cards through a trigram index; only they are parsed and matched exactly. Filters
+//! that can match a card without any text (`is-not-defined`, negated matches, a bare
+//! `prop-filter`) read the whole book, off the async runtime when it is big.
 
 use std::borrow::Cow;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use unicode_normalization::UnicodeNormalization;
 
 use super::paths;
 use super::props::{Resource, write_response};
@@ -17,8 +20,9 @@ use super::xml::names::QName;
 use super::xml::request::Props;
 use super::xml::write::Multistatus;
 use super::{Ctx, DavError, multistatus};
+use crate::domain::text;
 use crate::domain::vcard::{self, PropertyView};
-use crate::store::{AddressBook, CardBody};
+use crate::store::{AddressBook, CardBody, TextCandidates};
 
 /// Above this many cards, filtering runs on the blocking pool (parsing ~10k cards takes long
 /// enough to stall other requests on a runtime worker).
@@ -31,7 +35,14 @@ pub async fn handle(
     filter: Filter,
     limit: Option<usize>,
 ) -> Result<Response, DavError> {
-    let cards = ctx.store.card_bodies(&ctx.principal, book.id, None).await?;
+    let cards = match candidates(&filter) {
+        Some(needles) => {
+            ctx.store
+                .card_bodies_matching(&ctx.principal, book.id, &needles)
+                .await?
+        }
+        None => ctx.store.card_bodies(&ctx.principal, book.id, None).await?,
+    };
     let (cards, matched) = if cards.len() > INLINE_LIMIT {
         tokio::task::spawn_blocking(move || {
             let matched = matching(&filter, &cards);
@@ -69,6 +80,60 @@ pub async fn handle(
         );
     }
     Ok(multistatus(ms.finish()))
+}
+
+/// Text that any card the filter matches must contain (in its match text), or `None` when the
+/// filter can match a card without any: the store narrows the book with it before the exact
+/// match. Must never exclude a card that [`card_matches`] would accept.
+pub fn candidates(filter: &Filter) -> Option<TextCandidates> {
+    if filter.props.is_empty() {
+        return None;
+    }
+    let per_prop = filter.props.iter().map(prop_candidates);
+    if filter.all_of {
+        // Every prop-filter must hold, so any one that needs text narrows soundly.
+        per_prop
+            .flatten()
+            .next()
+            .map(|any_of| TextCandidates { any_of })
+    } else {
+        let mut any_of = Vec::new();
+        for groups in per_prop {
+            any_of.extend(groups?);
+        }
+        Some(TextCandidates { any_of })
+    }
+}
+
+/// The needle groups one prop-filter needs (some group fully present), or `None`.
+fn prop_candidates(filter: &PropFilter) -> Option<Vec<Vec<String>>> {
+    let name = filter.name.to_ascii_uppercase();
+    if filter.is_not_defined || vcard::BINARY_PROPERTIES.contains(&name.as_str()) {
+        return None;
+    }
+    let needles = filter.text_matches.iter().map(candidate_needle);
+    if filter.all_of {
+        // One property instance must pass every text-match: all usable needles at once.
+        let group: Vec<String> = needles.flatten().collect();
+        (!group.is_empty()).then(|| vec![group])
+    } else {
+        // Any text-match (or any param-filter, which needs no text) can be enough.
+        if !filter.param_filters.is_empty() || filter.text_matches.is_empty() {
+            return None;
+        }
+        needles.map(|needle| needle.map(|n| vec![n])).collect()
+    }
+}
+
+/// The casemap-folded text a matching value must contain, when that can be said soundly: not
+/// for negations, and not for non-ASCII text under the collations that do not fold it the way
+/// the match text is folded.
+fn candidate_needle(text_match: &TextMatch) -> Option<String> {
+    let usable = !text_match.negate
+        && !text_match.text.is_empty()
+        && !text_match.text.contains(['\n', '\r'])
+        && (text_match.collation == Collation::UnicodeCasemap || text_match.text.is_ascii());
+    usable.then(|| text::casemap(&text_match.text))
 }
 
 /// Indexes of the cards the filter matches. A stored card that no longer parses matches
@@ -232,14 +297,11 @@ fn fold(text: &str, collation: Collation) -> Cow<'_, str> {
             }
         }
         Collation::UnicodeCasemap => {
-            if text.is_ascii() {
-                if text.bytes().any(|b| b.is_ascii_uppercase()) {
-                    Cow::Owned(text.to_ascii_lowercase())
-                } else {
-                    Cow::Borrowed(text)
-                }
+            if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Borrowed(text)
             } else {
-                Cow::Owned(text.chars().flat_map(char::to_lowercase).nfkd().collect())
+                // The same fold as the stored match text, so candidates never miss a match.
+                Cow::Owned(text::casemap(text))
             }
         }
     }
@@ -253,15 +315,60 @@ mod tests {
 
     const CARD: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:1\r\nFN:José Müller\r\nN:Müller;José;;;\r\nitem1.EMAIL;TYPE=INTERNET,WORK:jose@Example.org\r\nitem1.X-ABLabel:_$!<Work>!$_\r\nTEL;TYPE=CELL:+1 555 0100\r\nEND:VCARD\r\n";
 
-    fn check(filter_xml: &str) -> bool {
+    fn filter_of(filter_xml: &str) -> Filter {
         let body = format!(
             r#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop>{filter_xml}</C:addressbook-query>"#
         );
         let Report::Query { filter, .. } = report(&parse(body.as_bytes()).unwrap()).unwrap() else {
             panic!("query")
         };
+        filter
+    }
+
+    /// Whether the card matches; and, every time, that a match is never lost by the candidate
+    /// narrowing the store does first.
+    fn check(filter_xml: &str) -> bool {
+        let filter = filter_of(filter_xml);
         let card = vcard::parse_one(CARD).unwrap();
-        card_matches(&Compiled::new(&filter), &card.properties())
+        let matched = card_matches(&Compiled::new(&filter), &card.properties());
+        if matched && let Some(candidates) = candidates(&filter) {
+            let text = card.match_text();
+            assert!(
+                candidates
+                    .any_of
+                    .iter()
+                    .any(|group| group.iter().all(|needle| text.contains(needle.as_str()))),
+                "{filter_xml} matches but {candidates:?} would not select the card"
+            );
+        }
+        matched
+    }
+
+    #[test]
+    fn text_matches_narrow_and_the_rest_read_everything() {
+        let narrowed = |xml: &str| candidates(&filter_of(xml)).map(|c| c.any_of);
+        assert_eq!(
+            narrowed(
+                r#"<C:filter><C:prop-filter name="FN"><C:text-match collation="i;unicode-casemap">MÜLLER</C:text-match></C:prop-filter></C:filter>"#
+            ),
+            Some(vec![vec!["mu\u{308}ller".to_owned()]])
+        );
+        assert_eq!(
+            narrowed(
+                r#"<C:filter><C:prop-filter name="FN"><C:text-match>ann</C:text-match></C:prop-filter><C:prop-filter name="EMAIL"><C:text-match>Ann@</C:text-match></C:prop-filter></C:filter>"#
+            ),
+            Some(vec![vec!["ann".to_owned()], vec!["ann@".to_owned()]])
+        );
+        for unbounded in [
+            r#"<C:filter><C:prop-filter name="FN"/></C:filter>"#,
+            r#"<C:filter><C:prop-filter name="FN"><C:text-match negate-condition="yes">x</C:text-match></C:prop-filter></C:filter>"#,
+            r#"<C:filter><C:prop-filter name="NICKNAME"><C:is-not-defined/></C:prop-filter></C:filter>"#,
+            r#"<C:filter><C:prop-filter name="FN"><C:text-match collation="i;octet">É</C:text-match></C:prop-filter></C:filter>"#,
+            r#"<C:filter><C:prop-filter name="FN"><C:text-match>a</C:text-match></C:prop-filter><C:prop-filter name="TEL"/></C:filter>"#,
+            r#"<C:filter><C:prop-filter name="PHOTO"><C:text-match>a</C:text-match></C:prop-filter></C:filter>"#,
+        ] {
+            assert_eq!(narrowed(unbounded), None, "{unbounded}");
+        }
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub struct ContactWrite {
     pub note: Option<String>,
     pub search_text: String,
     pub sort_name: String,
+    pub match_text: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -77,6 +77,7 @@ diesel::table! {
         note -> Nullable<Text>,
         search_text -> Text,
         sort_name -> Text,
+        match_text -> Nullable<Text>,
     }
 }
 

@@ -4,6 +4,17 @@
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+/// `text` compared under the `i;unicode-casemap` collation (RFC 5051 as CardDAV uses it): case
+/// folded over all of Unicode and compatibility-decomposed (NFKD), so `É` = `é` and `ﬁ` = `fi`,
+/// but accents stay (`é` ≠ `e`).
+pub fn casemap(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.chars().flat_map(char::to_lowercase).nfkd().collect()
+    }
+}
+
 /// Case- and accent-folded form of `text`.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -82,7 +82,88 @@ fn live_cards<'a>(
     query
 }
 
+/// Which cards may satisfy a CardDAV text-match, as needles to look up in `match_text` (already
+/// folded with [`crate::domain::text::casemap`]): a card is a candidate when, for at least one
+/// group, every needle of the group occurs in its match text. Candidates still get the exact
+/// match; this only spares parsing the cards that cannot match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextCandidates {
+    pub any_of: Vec<Vec<String>>,
+}
+
+/// `needle` as a LIKE pattern matching it anywhere.
+fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 impl Store {
+    /// Like [`Store::card_bodies`], but only the cards whose match text contains the needles
+    /// (one query, served by the trigram index on `match_text`).
+    pub async fn card_bodies_matching(
+        &self,
+        principal: &Principal,
+        address_book_id: i64,
+        candidates: &TextCandidates,
+    ) -> StoreResult<Vec<CardBody>> {
+        type Condition = Box<
+            dyn BoxableExpression<
+                    diesel::helper_types::InnerJoinQuerySource<
+                        contacts::table,
+                        address_books::table,
+                    >,
+                    Pg,
+                    SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+                >,
+        >;
+        let mut any: Option<Condition> = None;
+        for group in &candidates.any_of {
+            let mut all: Option<Condition> = None;
+            for needle in group {
+                let like: Condition = Box::new(contacts::match_text.like(contains_pattern(needle)));
+                all = Some(match all {
+                    Some(prev) => Box::new(prev.and(like)),
+                    None => like,
+                });
+            }
+            let Some(all) = all else {
+                // A group without needles admits every card: no narrowing at all.
+                return self.card_bodies(principal, address_book_id, None).await;
+            };
+            any = Some(match any {
+                Some(prev) => Box::new(prev.or(all)),
+                None => all,
+            });
+        }
+        let Some(condition) = any else {
+            return Ok(Vec::new());
+        };
+        let mut conn = self.conn().await?;
+        let rows: Vec<BodyTuple> = live_cards(principal, address_book_id, None)
+            .filter(condition)
+            .select((
+                contacts::id,
+                contacts::href,
+                contacts::etag,
+                sql::<Integer>(SIZE_SQL),
+                contacts::revision,
+                contacts::updated_at,
+                contacts::vcard,
+                contacts::vcard_version,
+            ))
+            .load(&mut conn)
+            .await?;
+        Ok(rows.into_iter().map(body).collect())
+    }
+
     /// Metadata of the live cards of one of the principal's address books, ordered by name;
     /// only those at `hrefs` when given.
     pub async fn card_metas(

@@ -20,22 +20,7 @@ pub struct ChangeEvent {
     pub op: ChangeOp,
 }
 
-/// The NOTIFY payload for one change: written by every write path, read by [`listen`].
-pub(super) fn change_payload(
-    address_book_id: i64,
-    revision: i64,
-    contact_id: i64,
-    op: ChangeOp,
-) -> String {
-    serde_json::json!({
-        "address_book_id": address_book_id,
-        "revision": revision,
-        "contact_id": contact_id,
-        "op": op.as_str(),
-    })
-    .to_string()
-}
-
+/// The NOTIFY payload, as `store::commit` builds it.
 #[derive(Deserialize)]
 struct Payload {
     address_book_id: i64,

@@ -9,6 +9,7 @@ mod accounts;
 mod cards;
 mod changes;
 mod children;
+mod commit;
 mod events;
 mod export;
 mod groups;
@@ -16,6 +17,7 @@ mod import;
 mod projection;
 mod query;
 mod reads;
+mod reindex;
 mod writes;
 
 use std::fmt;
@@ -29,7 +31,7 @@ use crate::domain::vcard::VCardError;
 
 pub use crate::domain::principal::Principal;
 pub use accounts::{CredentialInfo, CredentialKind, NewCredential, UserInfo};
-pub use cards::{CardBody, CardMeta};
+pub use cards::{CardBody, CardMeta, TextCandidates};
 pub use changes::{ChangeOp, ChangeSet, ChangedContact};
 pub use events::{ChangeEvent, ChangeHub};
 pub use export::ExportFormat;
@@ -161,11 +163,20 @@ impl Store {
         Ok(store)
     }
 
-    /// Applies pending migrations; returns the versions applied.
+    /// Applies pending migrations, then fills in what they added but SQL cannot compute;
+    /// returns the versions applied.
     pub async fn migrate(&self) -> StoreResult<Vec<String>> {
-        db::run_migrations(&self.database_url)
+        let applied = db::run_migrations(&self.database_url)
             .await
-            .map_err(StoreError::Unavailable)
+            .map_err(StoreError::Unavailable)?;
+        let indexed = self.backfill_match_text().await?;
+        if indexed > 0 {
+            tracing::info!(
+                cards = indexed,
+                "indexed stored cards for addressbook-query"
+            );
+        }
+        Ok(applied)
     }
 
     /// The URL this store connects to (for LISTEN connections of the subscription layer).

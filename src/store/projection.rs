@@ -17,6 +17,8 @@ pub(super) struct StoredCard<'a> {
     pub vcard_version: i16,
     pub etag: &'a str,
     pub revision: i64,
+    /// [`crate::domain::vcard::Card::match_text`] of the stored card.
+    pub match_text: &'a str,
 }
 
 /// Child rows of one or more contacts.
@@ -105,6 +107,7 @@ pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> Co
         categories: fields.categories.clone(),
         note: fields.note.clone(),
         search_text,
+        match_text: Some(card.match_text.to_owned()),
         sort_name,
     }
 }

@@ -195,28 +195,41 @@ pub(super) async fn hydrate(
     Ok(rows
         .into_iter()
         .map(|row| {
-            let fields = projection::fields_from_rows(
-                &row,
-                emails.get(&row.id).map_or(&[], Vec::as_slice),
-                phones.get(&row.id).map_or(&[], Vec::as_slice),
-                addresses.get(&row.id).map_or(&[], Vec::as_slice),
-                members.get(&row.id).map_or(&[], Vec::as_slice),
-            );
-            ContactRecord {
-                id: row.id,
-                address_book_id: row.address_book_id,
-                kind: CardKind::parse(&row.kind),
-                uid: row.uid,
-                href: row.href,
-                vcard: row.vcard,
-                vcard_version: row.vcard_version,
-                etag: row.etag,
-                revision: row.revision,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-                deleted_at: row.deleted_at,
-                fields,
-            }
+            let id = row.id;
+            assemble(
+                row,
+                emails.get(&id).map_or(&[], Vec::as_slice),
+                phones.get(&id).map_or(&[], Vec::as_slice),
+                addresses.get(&id).map_or(&[], Vec::as_slice),
+                members.get(&id).map_or(&[], Vec::as_slice),
+            )
         })
         .collect())
+}
+
+/// A record from its row and child rows (children in position order). Write paths call this
+/// with the rows they just wrote, so a write never reads back what it knows.
+pub(super) fn assemble(
+    row: ContactRow,
+    emails: &[&EmailRow],
+    phones: &[&PhoneRow],
+    addresses: &[&AddressRow],
+    members: &[&GroupMemberRow],
+) -> ContactRecord {
+    let fields = projection::fields_from_rows(&row, emails, phones, addresses, members);
+    ContactRecord {
+        id: row.id,
+        address_book_id: row.address_book_id,
+        kind: CardKind::parse(&row.kind),
+        uid: row.uid,
+        href: row.href,
+        vcard: row.vcard,
+        vcard_version: row.vcard_version,
+        etag: row.etag,
+        revision: row.revision,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        deleted_at: row.deleted_at,
+        fields,
+    }
 }

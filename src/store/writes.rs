@@ -1,22 +1,28 @@
 //! Write paths: CardDAV PUT of raw vCard text, model create / patch / replace, and delete.
 //!
-//! Every write runs in one transaction that first bumps (and so row-locks) the address book's
-//! revision. That lock serializes writers of one book, which is what makes ETag preconditions
-//! exact: of two writers holding the same expected ETag, the second sees the first's commit and
-//! fails. A failed precondition or validation rolls back the bump; nothing is half-written.
+//! Every write is one transaction: row-lock the card it replaces (`SELECT ... FOR UPDATE`),
+//! check the precondition, write the row and its child rows, then stamp the revision, log the
+//! change and notify in one last statement that takes the book lock (`store::commit`). The card
+//! lock is what makes ETag preconditions exact: of two writers holding the same expected ETag,
+//! the second waits for the first's commit, then sees the new ETag and fails. Two creates of the
+//! same resource meet in the unique index instead; the loser retries once and then sees the
+//! winner's card. A failed precondition or validation rolls everything back; nothing is
+//! half-written.
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::changes::ChangeOp;
 use super::children;
+use super::commit::{Written, stamp_revisions};
 use super::projection::{self, StoredCard};
-use super::reads::hydrate;
-use super::{CHANGE_CHANNEL, ContactRecord, Principal, Store, StoreError, StoreResult};
+use super::reads::assemble;
+use super::{ContactRecord, Principal, Store, StoreError, StoreResult};
 use crate::db::models::ContactRow;
-use crate::db::schema::{address_books, changes, contacts};
+use crate::db::schema::{address_books, contacts};
 use crate::domain::contact::{ContactFields, ContactPatch, ValidationError};
 use crate::domain::etag;
 use crate::domain::vcard::{self, Card, CardVersion, RenderVersion};
@@ -38,10 +44,11 @@ impl Precondition {
         tag.map_or(Precondition::None, |t| Precondition::IfMatch(t.to_owned()))
     }
 
-    fn check(&self, existing: Option<&ContactRow>) -> StoreResult<()> {
+    /// Checks against the current ETag of the resource (`None`: it does not exist).
+    fn check(&self, existing: Option<&str>) -> StoreResult<()> {
         let holds = match (self, existing) {
             (Precondition::None, _) => true,
-            (Precondition::IfMatch(tag), Some(row)) => etag::matches(tag, &row.etag),
+            (Precondition::IfMatch(tag), Some(current)) => etag::matches(tag, current),
             (Precondition::IfMatch(_), None) => false,
             (Precondition::IfNoneMatchAny, existing) => existing.is_none(),
         };
@@ -49,7 +56,7 @@ impl Precondition {
             Ok(())
         } else {
             Err(StoreError::PreconditionFailed {
-                current: existing.map(|row| row.etag.clone()),
+                current: existing.map(str::to_owned),
             })
         }
     }
@@ -70,6 +77,7 @@ struct PreparedCard {
     text: String,
     version: i16,
     fields: ContactFields,
+    match_text: String,
 }
 
 fn version_code(version: CardVersion) -> i16 {
@@ -101,6 +109,7 @@ fn prepare_parsed(card: &Card, text: String) -> StoreResult<PreparedCard> {
         uid,
         version: version_code(card.version()),
         fields: card.extract(),
+        match_text: card.match_text(),
         text,
     })
 }
@@ -119,24 +128,45 @@ impl Store {
         let card = vcard::parse_one(text)?;
         let prepared = prepare_parsed(&card, text.to_owned())?;
         let mut conn = self.conn().await?;
-        let href = href.to_owned();
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let revision = bump_revision(conn, principal, address_book_id).await?;
-            let existing = live_by_href(conn, address_book_id, &href).await?;
-            precondition.check(existing.as_ref())?;
-            let created = existing.is_none();
-            let record = write_card(
-                conn,
-                address_book_id,
-                revision,
-                existing.as_ref(),
-                &href,
-                &prepared,
-            )
-            .await?;
-            Ok(PutOutcome { record, created })
-        })
-        .await
+        let mut attempt = 1;
+        loop {
+            let (prepared, precondition) = (&prepared, &precondition);
+            let result = conn
+                .transaction::<_, StoreError, _>(async move |conn| {
+                    let existing = lock_card_at(conn, principal, address_book_id, href).await?;
+                    precondition.check(existing.as_ref().map(|c| c.etag.as_str()))?;
+                    let created = existing.is_none();
+                    let target = match &existing {
+                        Some(card) => Target::Replace { id: card.id, href },
+                        None => Target::Insert(href),
+                    };
+                    let record =
+                        write_card(conn, principal, address_book_id, target, prepared).await?;
+                    Ok(PutOutcome { record, created })
+                })
+                .await;
+            match result {
+                Err(error) if is_unique_violation(&error) => {
+                    // Another live card holds this UID at another href: a real conflict.
+                    // Otherwise a concurrent create of this very resource won; it is
+                    // committed now, so the next attempt sees it and decides by the
+                    // precondition.
+                    if let Some(existing_href) =
+                        uid_holder(&mut conn, address_book_id, &prepared.uid, href).await?
+                    {
+                        return Err(StoreError::UidConflict {
+                            uid: prepared.uid.clone(),
+                            existing_href,
+                        });
+                    }
+                    if attempt == WRITE_ATTEMPTS {
+                        return Err(StoreError::PreconditionFailed { current: None });
+                    }
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Creates a contact (or group, per `patch.kind`) from model values. The card is rendered
@@ -157,8 +187,16 @@ impl Store {
         let href = format!("{uid}.vcf");
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async move |conn| {
-            let revision = bump_revision(conn, principal, address_book_id).await?;
-            write_card(conn, address_book_id, revision, None, &href, &prepared).await
+            // A fresh book lookup keeps the insert inside the principal's books.
+            lock_card_at(conn, principal, address_book_id, &href).await?;
+            write_card(
+                conn,
+                principal,
+                address_book_id,
+                Target::Insert(&href),
+                &prepared,
+            )
+            .await
         })
         .await
     }
@@ -173,13 +211,11 @@ impl Store {
         if_match: Option<&str>,
     ) -> StoreResult<ContactRecord> {
         patch.validate()?;
-        let address_book_id = self.book_of_contact(principal, id).await?;
         let precondition = Precondition::if_match(if_match);
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async move |conn| {
-            let revision = bump_revision(conn, principal, address_book_id).await?;
-            let existing = live_by_id(conn, address_book_id, id).await?;
-            precondition.check(existing.as_ref())?;
+            let existing = lock_card_by_id(conn, principal, id).await?;
+            precondition.check(existing.as_ref().map(|row| row.etag.as_str()))?;
             let existing = existing.ok_or(StoreError::NotFound)?;
             // The stored card was valid when written; if it no longer parses (a parser
             // change), refuse the write rather than replace the card with a lossy one.
@@ -190,13 +226,14 @@ impl Store {
             let mut prepared = prepare_parsed(&card, text)?;
             // A patch never moves a card to another UID: the href and sync identity stay.
             prepared.uid = existing.uid.clone();
-            let href = existing.href.clone();
             write_card(
                 conn,
-                address_book_id,
-                revision,
-                Some(&existing),
-                &href,
+                principal,
+                existing.address_book_id,
+                Target::Replace {
+                    id: existing.id,
+                    href: &existing.href,
+                },
                 &prepared,
             )
             .await
@@ -226,15 +263,13 @@ impl Store {
         id: i64,
         if_match: Option<&str>,
     ) -> StoreResult<()> {
-        let address_book_id = self.book_of_contact(principal, id).await?;
         let precondition = Precondition::if_match(if_match);
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async move |conn| {
-            let revision = bump_revision(conn, principal, address_book_id).await?;
-            let existing = live_by_id(conn, address_book_id, id).await?;
-            precondition.check(existing.as_ref())?;
+            let existing = lock_card_by_id(conn, principal, id).await?;
+            precondition.check(existing.as_ref().map(|row| row.etag.as_str()))?;
             let existing = existing.ok_or(StoreError::NotFound)?;
-            tombstone(conn, address_book_id, revision, &existing).await
+            tombstone(conn, principal, existing.address_book_id, existing.id).await
         })
         .await
     }
@@ -249,186 +284,210 @@ impl Store {
     ) -> StoreResult<()> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async move |conn| {
-            let revision = bump_revision(conn, principal, address_book_id).await?;
-            let existing = live_by_href(conn, address_book_id, href).await?;
-            precondition.check(existing.as_ref())?;
+            let existing = lock_card_at(conn, principal, address_book_id, href).await?;
+            precondition.check(existing.as_ref().map(|c| c.etag.as_str()))?;
             let existing = existing.ok_or(StoreError::NotFound)?;
-            tombstone(conn, address_book_id, revision, &existing).await
+            tombstone(conn, principal, address_book_id, existing.id).await
         })
         .await
     }
-
-    /// The address book of one of the principal's live contacts.
-    async fn book_of_contact(&self, principal: &Principal, id: i64) -> StoreResult<i64> {
-        let mut conn = self.conn().await?;
-        Ok(contacts::table
-            .inner_join(address_books::table)
-            .filter(contacts::id.eq(id))
-            .filter(address_books::user_id.eq(principal.user_id))
-            .filter(contacts::deleted_at.is_null())
-            .select(contacts::address_book_id)
-            .first(&mut conn)
-            .await?)
-    }
 }
 
-/// Increments the book's revision, row-locking the book until commit. Fails with NotFound when
-/// the book is not the principal's.
-async fn bump_revision(
+/// How often a PUT runs when it keeps losing creation races (each loss means another writer
+/// committed, so this bounds work, not correctness).
+const WRITE_ATTEMPTS: u32 = 2;
+
+/// The live card a write replaces: row-locked until commit, so no other writer can change it
+/// between the precondition check and the write.
+#[derive(diesel::QueryableByName)]
+struct LockedCard {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    etag: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct BookLookup {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    card_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    etag: Option<String>,
+}
+
+/// Locks the live card at `href` in one of the principal's books and returns it (`None`: no card
+/// there). NotFound when the book is not the principal's. One round trip; the book row itself
+/// is only read, never locked, here.
+async fn lock_card_at(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     address_book_id: i64,
-) -> StoreResult<i64> {
-    Ok(diesel::update(
-        address_books::table
-            .filter(address_books::id.eq(address_book_id))
-            .filter(address_books::user_id.eq(principal.user_id)),
-    )
-    .set((
-        address_books::revision.eq(address_books::revision + 1),
-        address_books::updated_at.eq(Utc::now()),
-    ))
-    .returning(address_books::revision)
-    .get_result(conn)
-    .await?)
-}
-
-async fn live_by_href(
-    conn: &mut AsyncPgConnection,
-    address_book_id: i64,
     href: &str,
-) -> StoreResult<Option<ContactRow>> {
-    Ok(contacts::table
-        .filter(contacts::address_book_id.eq(address_book_id))
-        .filter(contacts::href.eq(href))
-        .filter(contacts::deleted_at.is_null())
-        .select(ContactRow::as_select())
-        .first(conn)
-        .await
-        .optional()?)
+) -> StoreResult<Option<LockedCard>> {
+    let found: Vec<BookLookup> = diesel::sql_query(
+        "WITH book AS (SELECT id FROM address_books WHERE id = $1 AND user_id = $2), \
+         card AS (SELECT c.id, c.etag FROM contacts c \
+                  WHERE c.address_book_id = $1 AND c.href = $3 AND c.deleted_at IS NULL \
+                  FOR UPDATE) \
+         SELECT card.id AS card_id, card.etag FROM book LEFT JOIN card ON true",
+    )
+    .bind::<BigInt, _>(address_book_id)
+    .bind::<BigInt, _>(principal.user_id)
+    .bind::<Text, _>(href)
+    .load(conn)
+    .await?;
+    let book = found.into_iter().next().ok_or(StoreError::NotFound)?;
+    Ok(book
+        .card_id
+        .zip(book.etag)
+        .map(|(id, etag)| LockedCard { id, etag }))
 }
 
-async fn live_by_id(
+/// Locks one of the principal's live contacts by id and returns its row.
+async fn lock_card_by_id(
     conn: &mut AsyncPgConnection,
-    address_book_id: i64,
+    principal: &Principal,
     id: i64,
 ) -> StoreResult<Option<ContactRow>> {
+    let books = address_books::table
+        .filter(address_books::user_id.eq(principal.user_id))
+        .select(address_books::id);
     Ok(contacts::table
-        .filter(contacts::address_book_id.eq(address_book_id))
         .filter(contacts::id.eq(id))
+        .filter(contacts::address_book_id.eq_any(books))
         .filter(contacts::deleted_at.is_null())
         .select(ContactRow::as_select())
+        .for_update()
         .first(conn)
         .await
         .optional()?)
 }
 
-/// Inserts or updates the card row, replaces its child rows, logs the change and notifies.
-async fn write_card(
+/// The href of another live card of the book holding `uid`, if any.
+async fn uid_holder(
     conn: &mut AsyncPgConnection,
     address_book_id: i64,
-    revision: i64,
-    existing: Option<&ContactRow>,
+    uid: &str,
     href: &str,
-    prepared: &PreparedCard,
-) -> StoreResult<ContactRecord> {
-    let conflict: Option<String> = contacts::table
+) -> StoreResult<Option<String>> {
+    Ok(contacts::table
         .filter(contacts::address_book_id.eq(address_book_id))
-        .filter(contacts::uid.eq(&prepared.uid))
+        .filter(contacts::uid.eq(uid))
         .filter(contacts::href.ne(href))
         .filter(contacts::deleted_at.is_null())
         .select(contacts::href)
         .first(conn)
         .await
-        .optional()?;
-    if let Some(existing_href) = conflict {
-        return Err(StoreError::UidConflict {
-            uid: prepared.uid.clone(),
-            existing_href,
-        });
-    }
+        .optional()?)
+}
 
+/// Where a write goes: a new row at an href, or over an existing (locked) row.
+enum Target<'a> {
+    Insert(&'a str),
+    Replace { id: i64, href: &'a str },
+}
+
+/// Writes the card row and its child rows, then commits the revision (taking the book lock).
+/// The record is assembled from what was written, not read back.
+async fn write_card(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    address_book_id: i64,
+    target: Target<'_>,
+    prepared: &PreparedCard,
+) -> StoreResult<ContactRecord> {
     let etag = etag::of_bytes(prepared.text.as_bytes());
-    let write = projection::contact_write(
-        &StoredCard {
-            uid: &prepared.uid,
-            href,
-            vcard: &prepared.text,
-            vcard_version: prepared.version,
-            etag: &etag,
-            revision,
-        },
-        &prepared.fields,
-    );
-    let row: ContactRow = match existing {
-        Some(current) => {
-            children::delete(conn, &[current.id]).await?;
-            diesel::update(contacts::table.find(current.id))
-                .set(&write)
+    let stored = |href: &str| {
+        projection::contact_write(
+            &StoredCard {
+                uid: &prepared.uid,
+                href,
+                vcard: &prepared.text,
+                vcard_version: prepared.version,
+                etag: &etag,
+                // Stamped by the commit statement; never visible before it.
+                revision: 0,
+                match_text: &prepared.match_text,
+            },
+            &prepared.fields,
+        )
+    };
+    let mut row: ContactRow = match target {
+        Target::Replace { id, href } => {
+            children::delete(conn, &[id]).await?;
+            diesel::update(contacts::table.find(id))
+                .set(&stored(href))
                 .returning(ContactRow::as_returning())
                 .get_result(conn)
                 .await?
         }
-        None => {
+        Target::Insert(href) => {
             diesel::insert_into(contacts::table)
-                .values((contacts::address_book_id.eq(address_book_id), &write))
+                .values((contacts::address_book_id.eq(address_book_id), &stored(href)))
                 .returning(ContactRow::as_returning())
                 .get_result(conn)
                 .await?
         }
     };
-
-    children::insert(conn, &projection::child_rows(row.id, &prepared.fields)).await?;
-    log_change(conn, address_book_id, revision, &row, ChangeOp::Put).await?;
-    let mut records = hydrate(conn, vec![row]).await?;
-    Ok(records.remove(0))
+    let children = projection::child_rows(row.id, &prepared.fields);
+    children::insert(conn, &children).await?;
+    row.revision = stamp_revisions(
+        conn,
+        principal,
+        address_book_id,
+        &[Written {
+            contact_id: row.id,
+            uid: &row.uid,
+            href: &row.href,
+            op: ChangeOp::Put,
+        }],
+    )
+    .await?;
+    Ok(assemble(
+        row,
+        &children.emails.iter().collect::<Vec<_>>(),
+        &children.phones.iter().collect::<Vec<_>>(),
+        &children.addresses.iter().collect::<Vec<_>>(),
+        &children.members.iter().collect::<Vec<_>>(),
+    ))
 }
 
+/// Marks a (locked) card deleted and commits the deletion's revision.
 async fn tombstone(
     conn: &mut AsyncPgConnection,
+    principal: &Principal,
     address_book_id: i64,
-    revision: i64,
-    existing: &ContactRow,
+    id: i64,
 ) -> StoreResult<()> {
     let now = Utc::now();
     // Child rows only serve lookups of live cards; the tombstone keeps uid/href/fields.
-    children::delete(conn, &[existing.id]).await?;
-    let row: ContactRow = diesel::update(contacts::table.find(existing.id))
-        .set((
-            contacts::deleted_at.eq(now),
-            contacts::updated_at.eq(now),
-            contacts::revision.eq(revision),
-        ))
-        .returning(ContactRow::as_returning())
+    children::delete(conn, &[id]).await?;
+    let (uid, href): (String, String) = diesel::update(contacts::table.find(id))
+        .set((contacts::deleted_at.eq(now), contacts::updated_at.eq(now)))
+        .returning((contacts::uid, contacts::href))
         .get_result(conn)
         .await?;
-    log_change(conn, address_book_id, revision, &row, ChangeOp::Delete).await
+    stamp_revisions(
+        conn,
+        principal,
+        address_book_id,
+        &[Written {
+            contact_id: id,
+            uid: &uid,
+            href: &href,
+            op: ChangeOp::Delete,
+        }],
+    )
+    .await?;
+    Ok(())
 }
 
-async fn log_change(
-    conn: &mut AsyncPgConnection,
-    address_book_id: i64,
-    revision: i64,
-    row: &ContactRow,
-    op: ChangeOp,
-) -> StoreResult<()> {
-    diesel::insert_into(changes::table)
-        .values((
-            changes::address_book_id.eq(address_book_id),
-            changes::revision.eq(revision),
-            changes::contact_id.eq(row.id),
-            changes::uid.eq(&row.uid),
-            changes::href.eq(&row.href),
-            changes::op.eq(op.as_str()),
-        ))
-        .execute(conn)
-        .await?;
-    let payload = super::events::change_payload(address_book_id, revision, row.id, op);
-    // Delivered to listeners at commit, never for a rolled-back write.
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(CHANGE_CHANNEL)
-        .bind::<Text, _>(payload)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// A write that hit `contacts_live_href_idx` or `contacts_live_uid_idx`: another transaction
+/// created the same resource or UID concurrently.
+fn is_unique_violation(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Database(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+            if matches!(info.constraint_name(), Some("contacts_live_href_idx" | "contacts_live_uid_idx"))
+    )
 }

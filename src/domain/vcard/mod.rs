@@ -142,9 +142,13 @@ pub struct Card {
     version: CardVersion,
 }
 
+/// Properties whose values are (usually inline) binary data.
+pub const BINARY_PROPERTIES: [&str; 4] = ["PHOTO", "LOGO", "SOUND", "KEY"];
+
 /// A read-only view of one property, for callers that filter on arbitrary properties
 /// (CardDAV `prop-filter` / `param-filter`) and for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
+
 pub struct PropertyView {
     /// Apple-style group prefix (`item1` of `item1.EMAIL`).
     pub group: Option<String>,
@@ -263,6 +267,23 @@ impl Card {
             })
             .map(write::view)
             .collect()
+    }
+
+    /// The values of the card's text properties under `i;unicode-casemap`, one per line: what
+    /// CardDAV text-match needles are looked up in before the exact match. Binary properties
+    /// are left out (nobody text-matches a photo).
+    pub fn match_text(&self) -> String {
+        let mut out = String::new();
+        for property in self.properties() {
+            if BINARY_PROPERTIES.contains(&property.name.as_str()) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&crate::domain::text::casemap(&property.value));
+        }
+        out
     }
 
     /// The calcard representation, for callers that need more than the model.

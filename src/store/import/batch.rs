@@ -1,12 +1,12 @@
 //! The batched write: many cards in one transaction, with the invariants of every single-card
-//! write in `store::writes` — the book's revision is bumped (and the book row-locked) first,
-//! each card gets its own revision, its own change-log row and its own NOTIFY, UIDs stay unique
-//! among a book's live cards, and the ETag is the hash of the stored bytes — but with one
-//! statement per table for the whole batch instead of one per card.
+//! write in `store::writes` — cards are row-locked before they are replaced, the book's revision
+//! is bumped last (`store::commit`), each card gets its own revision, its own change-log row and
+//! its own NOTIFY, UIDs stay unique among a book's live cards, and the ETag is the hash of the
+//! stored bytes — but with one statement per table for the whole batch instead of one per card.
 //!
-//! The batch was planned outside the transaction; under the lock it re-reads the cards it
-//! touches and refuses (rolls back with [`StoreError::PreconditionFailed`]) if any of them
-//! changed meanwhile, so the caller re-plans. A database error rolls back the whole batch; the
+//! The batch was planned outside the transaction; it locks the cards it was planned against,
+//! re-reads the cards it touches and refuses (rolls back with
+//! [`StoreError::PreconditionFailed`]) if any of them changed meanwhile, so the caller re-plans. A database error rolls back the whole batch; the
 //! caller then writes its cards one by one so that only the bad one fails.
 
 use std::collections::HashMap;
@@ -18,11 +18,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::plan::Write;
 use crate::db::models::ContactWrite;
-use crate::db::schema::{address_books, changes, contacts};
+use crate::db::schema::{address_books, contacts};
 use crate::store::changes::ChangeOp;
 use crate::store::children;
+use crate::store::commit::{Written, stamp_revisions};
 use crate::store::projection::{self, ChildRows, StoredCard};
-use crate::store::{CHANGE_CHANNEL, Principal, Store, StoreError, StoreResult};
+use crate::store::{Principal, Store, StoreError, StoreResult};
 
 /// A live card as the batch saw it when planning: (id, uid, href, etag).
 pub(super) type Seen = (i64, String, String, String);
@@ -42,9 +43,7 @@ impl Store {
         }
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async move |conn| {
-            let count = i64::try_from(writes.len()).unwrap_or(i64::MAX);
-            let last = bump_revision_by(conn, principal, address_book_id, count).await?;
-            let first = last - count + 1;
+            lock_owned(conn, principal, address_book_id, seen).await?;
             verify_unchanged(conn, address_book_id, writes, seen).await?;
 
             let updated: Vec<i64> = writes
@@ -56,7 +55,6 @@ impl Store {
             let mut ids = vec![0i64; writes.len()];
             let mut inserts: Vec<(usize, ContactWrite)> = Vec::new();
             for (i, write) in writes.iter().enumerate() {
-                let revision = first + i64::try_from(i).unwrap_or(0);
                 let row = projection::contact_write(
                     &StoredCard {
                         uid: &write.uid,
@@ -64,7 +62,9 @@ impl Store {
                         vcard: &write.text,
                         vcard_version: write.version,
                         etag: &write.etag,
-                        revision,
+                        // Stamped by the commit statement.
+                        revision: 0,
+                        match_text: &write.match_text,
                     },
                     &write.fields,
                 );
@@ -99,36 +99,51 @@ impl Store {
             }
 
             children::insert(conn, &child_rows(writes, &ids)).await?;
-            log_changes(conn, address_book_id, first, writes, &ids).await?;
+            let written: Vec<Written<'_>> = writes
+                .iter()
+                .zip(&ids)
+                .map(|(write, id)| Written {
+                    contact_id: *id,
+                    uid: &write.uid,
+                    href: &write.href,
+                    op: ChangeOp::Put,
+                })
+                .collect();
+            stamp_revisions(conn, principal, address_book_id, &written).await?;
             Ok(ids)
         })
         .await
     }
 }
 
-/// Adds `count` to the book's revision (row-locking the book until commit) and returns the new
-/// revision. NotFound when the book is not the principal's.
-async fn bump_revision_by(
+/// Checks the book is the principal's and row-locks the cards the batch was planned against (in
+/// id order, as every batch does, so two batches cannot deadlock), so none of them can change
+/// between the check below and the writes.
+async fn lock_owned(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     address_book_id: i64,
-    count: i64,
-) -> StoreResult<i64> {
-    Ok(diesel::update(
-        address_books::table
-            .filter(address_books::id.eq(address_book_id))
-            .filter(address_books::user_id.eq(principal.user_id)),
-    )
-    .set((
-        address_books::revision.eq(address_books::revision + count),
-        address_books::updated_at.eq(Utc::now()),
-    ))
-    .returning(address_books::revision)
-    .get_result(conn)
-    .await?)
+    seen: &[Seen],
+) -> StoreResult<()> {
+    let owned: i64 = address_books::table
+        .filter(address_books::id.eq(address_book_id))
+        .filter(address_books::user_id.eq(principal.user_id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if owned == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let mut ids: Vec<i64> = seen.iter().map(|(id, ..)| *id).collect();
+    ids.sort_unstable();
+    diesel::sql_query("SELECT id FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind::<Array<BigInt>, _>(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
-/// Under the lock: the live cards with the batch's UIDs or resource names are still exactly the
+/// With the cards locked: the live cards with the batch's UIDs or resource names are still exactly the
 /// ones it was planned against.
 async fn verify_unchanged(
     conn: &mut AsyncPgConnection,
@@ -244,45 +259,4 @@ fn child_rows(writes: &[Write], ids: &[i64]) -> ChildRows {
         rows.append(projection::child_rows(*id, &write.fields));
     }
     rows
-}
-
-/// One change-log row and one notification per card, with the payload `store::events` reads.
-async fn log_changes(
-    conn: &mut AsyncPgConnection,
-    address_book_id: i64,
-    first_revision: i64,
-    writes: &[Write],
-    ids: &[i64],
-) -> StoreResult<()> {
-    let op = ChangeOp::Put.as_str();
-    let mut rows = Vec::with_capacity(writes.len());
-    let mut payloads = Vec::with_capacity(writes.len());
-    for (i, (write, id)) in writes.iter().zip(ids).enumerate() {
-        let revision = first_revision + i64::try_from(i).unwrap_or(0);
-        rows.push((
-            changes::address_book_id.eq(address_book_id),
-            changes::revision.eq(revision),
-            changes::contact_id.eq(*id),
-            changes::uid.eq(write.uid.as_str()),
-            changes::href.eq(write.href.as_str()),
-            changes::op.eq(op),
-        ));
-        payloads.push(crate::store::events::change_payload(
-            address_book_id,
-            revision,
-            *id,
-            ChangeOp::Put,
-        ));
-    }
-    diesel::insert_into(changes::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
-    // Delivered to listeners at commit, never for a rolled-back batch.
-    diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2) AS payload")
-        .bind::<Text, _>(CHANGE_CHANNEL)
-        .bind::<Array<Text>, _>(payloads)
-        .execute(conn)
-        .await?;
-    Ok(())
 }

@@ -31,6 +31,7 @@ pub(super) struct Write {
     pub version: i16,
     pub etag: String,
     pub fields: ContactFields,
+    pub match_text: String,
     /// The card it replaces: (id, ETag it must still have).
     pub replaces: Option<(i64, String)>,
 }
@@ -138,6 +139,7 @@ pub(super) fn plan(
         etag: etag::of_bytes(text.as_bytes()),
         version: version_code(stored.version()),
         fields: stored.extract(),
+        match_text: stored.match_text(),
         replaces: existing.map(|e| (e.id, e.etag.clone())),
         uid,
         href,
