@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 PHASES = [
     ("upload", "Upload N cards (8 conns)"),
@@ -38,6 +39,16 @@ STYLE = {
 }
 
 
+def human_seconds(value, _position=None):
+    """Tick label: 0.002 -> "2 ms", 30 -> "30 s"."""
+    if value <= 0:
+        return ""
+    if value < 1:
+        ms = value * 1000
+        return f"{ms:g} ms" if ms >= 1 else f"{ms:.2g} ms"
+    return f"{value:g} s"
+
+
 def seconds(outcome):
     """Median seconds of a phase; upload's one sample is already the total time."""
     if not outcome or outcome.get("status") != "ok":
@@ -52,9 +63,14 @@ def main():
     report = json.loads(source.read_text(encoding="utf-8"))
 
     series = {}  # (server, phase) -> [(n, seconds)]
+    failed = {}  # phase -> ["Xandikos N=1000", ...]
     for run in report["runs"]:
         for key, _ in PHASES:
-            value = seconds(run.get("phases", {}).get(key))
+            outcome = run.get("phases", {}).get(key)
+            if run.get("error") or (outcome and outcome.get("status") == "fail"):
+                who = f"{STYLE[run['server']]['label']} N={run['n']}"
+                failed.setdefault(key, []).append(who)
+            value = seconds(outcome)
             if value is not None and value > 0:
                 series.setdefault((run["server"], key), []).append((run["n"], value))
 
@@ -78,8 +94,25 @@ def main():
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         ax.set_xlabel("N (contacts)", fontsize=8)
-        ax.set_ylabel("seconds (median)", fontsize=8)
+        ax.set_ylabel("median", fontsize=8)
         ax.tick_params(labelsize=7)
+        # 1-2-5 steps in plain units: panels often span less than a decade, where
+        # matplotlib's default leaves one label ("10^1") or crowds minor ones ("6x10^1").
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(human_seconds))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0,)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        if key in failed:
+            ax.text(
+                0.02,
+                0.02,
+                "FAIL: " + ", ".join(failed[key]),
+                transform=ax.transAxes,
+                fontsize=7,
+                color="#b00",
+            )
         if not drawn:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
         else:
@@ -99,8 +132,10 @@ def main():
         f"{env.get('date_utc', '')}, {env.get('cpu_count', '?')} x {env.get('cpu_model', '')}",
         fontsize=12,
     )
-    fig.legend(handles=handles, loc="upper right", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.legend(
+        handles=handles, loc="upper center", ncol=3, fontsize=9, bbox_to_anchor=(0.5, 0.955)
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(target, dpi=100)
     print(f"wrote {target}")
 

@@ -77,10 +77,12 @@ fn format_ratio(value: f64) -> String {
         String::new()
     } else if value >= 10.0 {
         format!("{value:.0}x")
-    } else if value >= 0.1 {
+    } else if value >= 1.0 {
         format!("{value:.1}x")
+    } else if value >= 0.01 {
+        format!("{value:.2}x")
     } else {
-        format!("{value:.3}x")
+        format!("{value:.4}x")
     }
 }
 

@@ -146,7 +146,9 @@ pub fn stop_all() {
     let entries: Vec<Entry> = {
         let mut registry = registry();
         registry.closed = true;
-        std::mem::take(&mut registry.entries).into_values().collect()
+        std::mem::take(&mut registry.entries)
+            .into_values()
+            .collect()
     };
     for entry in &entries {
         signal(entry.pid, libc::SIGINT);
