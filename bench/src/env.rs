@@ -25,6 +25,8 @@ pub struct Environment {
     pub radicale_version: String,
     pub xandikos_version: String,
     pub driver: String,
+    /// /proc/loadavg when the run started: other work on the machine skews the figures.
+    pub load_average_at_start: String,
 }
 
 fn output(program: &Path, args: &[&str]) -> String {
@@ -77,6 +79,10 @@ pub fn collect(tools: &Tools, repo: &Path, bin_from_env: bool) -> Environment {
         radicale_version: version(output(&tools.venv_bin.join("radicale"), &["--version"])),
         xandikos_version: version(output(&tools.venv_bin.join("xandikos"), &["--version"])),
         driver: format!("rolodex-bench {}", env!("CARGO_PKG_VERSION")),
+        load_average_at_start: std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 

@@ -216,12 +216,19 @@ async fn run(args: Args) -> Result<(), String> {
 fn spawn_signal_handler() {
     tokio::spawn(async {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            return;
+        let mut term = signal(SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(term) => {
+                    term.recv().await;
+                }
+                // Without a SIGTERM handler, still stop on Ctrl-C.
+                None => std::future::pending::<()>().await,
+            }
         };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            _ = terminated => {}
         }
         eprintln!("interrupted: stopping the servers");
         let _ = tokio::task::spawn_blocking(servers::process::stop_all).await;

@@ -29,6 +29,13 @@ pub fn render(report: &Report) -> String {
             " · **incomplete run**"
         },
     );
+    if !env.load_average_at_start.is_empty() {
+        let _ = writeln!(
+            md,
+            "Load average at start: {} (other work on the machine skews the figures).\n",
+            env.load_average_at_start
+        );
+    }
     let _ = writeln!(
         md,
         "Medians. Every answer was checked against the generated data before it counted; \
