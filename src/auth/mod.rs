@@ -26,11 +26,19 @@ pub const REALM: &str = "Rolodex";
 const LOGIN_CACHE_TTL: Duration = Duration::from_secs(300);
 const LOGIN_CACHE_MAX: usize = 10_000;
 
+/// Password hashes verified at once. Each argon2 check holds ~19 MiB and a core for tens of
+/// ms; a phone opening 8 connections with the same new password would otherwise run 8 checks
+/// side by side (150 MiB of peak memory), and a flood of bad logins could exhaust the server.
+/// Queued checks look at the login cache again first, so the 7 others of that phone wait for
+/// the first and skip the hash entirely.
+const CONCURRENT_PASSWORD_CHECKS: usize = 2;
+
 /// Verifies credentials against the store.
 #[derive(Clone)]
 pub struct Authenticator {
     store: Store,
     verified_logins: Arc<Mutex<HashMap<String, (Principal, Instant)>>>,
+    password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl Authenticator {
@@ -38,6 +46,7 @@ impl Authenticator {
         Authenticator {
             store,
             verified_logins: Arc::default(),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_PASSWORD_CHECKS)),
         }
     }
 
@@ -82,6 +91,14 @@ impl Authenticator {
             && principal.user_name == user
         {
             self.remember(cache_key, &principal);
+            return Ok(principal);
+        }
+        let _permit = self
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unauthenticated)?;
+        if let Some(principal) = self.cached(&cache_key) {
             return Ok(principal);
         }
         let Some((principal, stored_hash)) = self.store.login_lookup(user).await? else {

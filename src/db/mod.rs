@@ -2,6 +2,7 @@
 //! this module; nothing above the store sees diesel.
 
 pub mod models;
+pub mod prepared;
 pub mod schema;
 
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use diesel::connection::{Instrumentation, InstrumentationEvent};
 
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
@@ -71,6 +74,9 @@ pub fn build_pool(
 ) -> Result<PgPool, String> {
     let timeout_ms = settings.statement_timeout.as_millis();
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    // No `SELECT 1` before every checkout: a connection that failed is marked broken by diesel
+    // and dropped by the pool, so the ping only cost a round trip per request.
+    config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
         let counter = counter.clone();

@@ -1,63 +1,95 @@
 //! The child rows of contacts (emails, phones, addresses, group members): removed and written
-//! for any number of cards with one statement per table, by the single-card and the batched
-//! write paths alike.
+//! for any number of cards with one statement each, by the single-card and the batched write
+//! paths alike.
+//!
+//! Both statements have fixed text (the rows travel as one array per column, expanded with
+//! `unnest`), so each connection prepares them once; a multi-row `VALUES` list would be new
+//! SQL, parsed and planned again, for every card.
 
-use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::StoreResult;
 use super::projection::ChildRows;
-use crate::db::schema::{contact_addresses, contact_emails, contact_phones, group_members};
+use crate::db::prepared::Prepared;
 
-/// Rows per INSERT: PostgreSQL allows 65,535 bind parameters per statement, and a child row
-/// binds at most 8.
-const ROWS_PER_INSERT: usize = 4000;
+const DELETE_SQL: &str = "\
+WITH emails AS (DELETE FROM contact_emails WHERE contact_id = ANY($1)),
+     phones AS (DELETE FROM contact_phones WHERE contact_id = ANY($1)),
+     addresses AS (DELETE FROM contact_addresses WHERE contact_id = ANY($1))
+DELETE FROM group_members WHERE group_id = ANY($1)";
+
+const INSERT_SQL: &str = "\
+WITH emails AS (
+    INSERT INTO contact_emails (contact_id, position, kind, address, address_folded)
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[])
+), phones AS (
+    INSERT INTO contact_phones (contact_id, position, kind, number, normalized, digits)
+    SELECT * FROM unnest($6::bigint[], $7::int[], $8::text[], $9::text[], $10::text[],
+                         $11::text[])
+), addresses AS (
+    INSERT INTO contact_addresses (contact_id, position, kind, street, city, state, zip, country)
+    SELECT * FROM unnest($12::bigint[], $13::int[], $14::text[], $15::text[], $16::text[],
+                         $17::text[], $18::text[], $19::text[])
+)
+INSERT INTO group_members (group_id, position, member_ref, member_uid)
+SELECT * FROM unnest($20::bigint[], $21::int[], $22::text[], $23::text[])";
 
 /// Removes every child row of these contacts.
 pub(super) async fn delete(conn: &mut AsyncPgConnection, ids: &[i64]) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    diesel::delete(contact_emails::table.filter(contact_emails::contact_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    diesel::delete(contact_phones::table.filter(contact_phones::contact_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    diesel::delete(contact_addresses::table.filter(contact_addresses::contact_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    diesel::delete(group_members::table.filter(group_members::group_id.eq_any(ids)))
+    Prepared::new(DELETE_SQL)
+        .bind::<Array<BigInt>, _>(ids)
         .execute(conn)
         .await?;
     Ok(())
 }
 
+/// One column of `rows` as an array parameter.
+fn column<'r, R, T: 'r>(rows: &'r [R], value: impl Fn(&'r R) -> T) -> Vec<T> {
+    rows.iter().map(value).collect()
+}
+
 /// Writes child rows (of one or many contacts).
 pub(super) async fn insert(conn: &mut AsyncPgConnection, rows: &ChildRows) -> StoreResult<()> {
-    for chunk in rows.emails.chunks(ROWS_PER_INSERT) {
-        diesel::insert_into(contact_emails::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
+    let ChildRows {
+        emails,
+        phones,
+        addresses,
+        members,
+    } = rows;
+    if emails.is_empty() && phones.is_empty() && addresses.is_empty() && members.is_empty() {
+        return Ok(());
     }
-    for chunk in rows.phones.chunks(ROWS_PER_INSERT) {
-        diesel::insert_into(contact_phones::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    for chunk in rows.addresses.chunks(ROWS_PER_INSERT) {
-        diesel::insert_into(contact_addresses::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    for chunk in rows.members.chunks(ROWS_PER_INSERT) {
-        diesel::insert_into(group_members::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
+    type Texts = Array<Text>;
+    type OptionalTexts = Array<Nullable<Text>>;
+    Prepared::new(INSERT_SQL)
+        .bind::<Array<BigInt>, _>(column(emails, |e| e.contact_id))
+        .bind::<Array<Integer>, _>(column(emails, |e| e.position))
+        .bind::<Texts, _>(column(emails, |e| e.kind.as_str()))
+        .bind::<Texts, _>(column(emails, |e| e.address.as_str()))
+        .bind::<Texts, _>(column(emails, |e| e.address_folded.as_str()))
+        .bind::<Array<BigInt>, _>(column(phones, |p| p.contact_id))
+        .bind::<Array<Integer>, _>(column(phones, |p| p.position))
+        .bind::<Texts, _>(column(phones, |p| p.kind.as_str()))
+        .bind::<Texts, _>(column(phones, |p| p.number.as_str()))
+        .bind::<OptionalTexts, _>(column(phones, |p| p.normalized.as_deref()))
+        .bind::<Texts, _>(column(phones, |p| p.digits.as_str()))
+        .bind::<Array<BigInt>, _>(column(addresses, |a| a.contact_id))
+        .bind::<Array<Integer>, _>(column(addresses, |a| a.position))
+        .bind::<Texts, _>(column(addresses, |a| a.kind.as_str()))
+        .bind::<OptionalTexts, _>(column(addresses, |a| a.street.as_deref()))
+        .bind::<OptionalTexts, _>(column(addresses, |a| a.city.as_deref()))
+        .bind::<OptionalTexts, _>(column(addresses, |a| a.state.as_deref()))
+        .bind::<OptionalTexts, _>(column(addresses, |a| a.zip.as_deref()))
+        .bind::<OptionalTexts, _>(column(addresses, |a| a.country.as_deref()))
+        .bind::<Array<BigInt>, _>(column(members, |m| m.group_id))
+        .bind::<Array<Integer>, _>(column(members, |m| m.position))
+        .bind::<Texts, _>(column(members, |m| m.member_ref.as_str()))
+        .bind::<Texts, _>(column(members, |m| m.member_uid.as_str()))
+        .execute(conn)
+        .await?;
     Ok(())
 }

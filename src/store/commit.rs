@@ -17,6 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::changes::ChangeOp;
 use super::{CHANGE_CHANNEL, Principal, StoreError, StoreResult};
+use crate::db::prepared::Prepared;
 
 /// One card written by the transaction, to be stamped and logged.
 pub(super) struct Written<'a> {
@@ -45,8 +46,10 @@ WITH book AS (
          unnest($4::bigint[], $5::text[], $6::text[], $7::text[])
              WITH ORDINALITY AS w(contact_id, uid, href, op, ord)
 ), stamped AS (
-    UPDATE contacts SET revision = written.revision
-    FROM written WHERE contacts.id = written.contact_id
+    -- `= ANY` on the key, not a join with `written`: the planner cannot know how few rows an
+    -- unnest yields and would hash-join against a scan of the whole table.
+    UPDATE contacts SET revision = book.base + array_position($4::bigint[], contacts.id)
+    FROM book WHERE contacts.id = ANY($4::bigint[])
 ), logged AS (
     INSERT INTO changes (address_book_id, revision, contact_id, uid, href, op)
     SELECT $1, revision, contact_id, uid, href, op FROM written
@@ -67,7 +70,7 @@ pub(super) async fn stamp_revisions(
     written: &[Written<'_>],
 ) -> StoreResult<i64> {
     let count = i64::try_from(written.len()).unwrap_or(i64::MAX);
-    let stamped: Vec<Stamped> = diesel::sql_query(COMMIT_SQL)
+    let stamped: Vec<Stamped> = Prepared::new(COMMIT_SQL)
         .bind::<BigInt, _>(address_book_id)
         .bind::<BigInt, _>(principal.user_id)
         .bind::<BigInt, _>(count)

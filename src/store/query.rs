@@ -160,35 +160,43 @@ fn filtered<'a>(
     query
 }
 
+// A second name for `contacts`, for the search subqueries over the same table.
+diesel::alias!(contacts as search_matched: SearchMatched);
+
 fn apply_search<'a>(mut query: BoxedContacts<'a>, search: &str) -> BoxedContacts<'a> {
+    // Each condition is `id IN (a UNION b ...)` rather than `a OR EXISTS (b)`: every branch
+    // of the union can use its own trigram index, where an OR across tables makes PostgreSQL
+    // test every one of the user's contacts in turn.
     let digits = phone::digits(search);
     let looks_like_phone = digits.len() >= 3 && !search.chars().any(char::is_alphabetic);
     if looks_like_phone {
         let pattern = contains_pattern(&digits);
-        query = query.filter(
-            exists(
-                contact_phones::table
-                    .filter(contact_phones::contact_id.eq(contacts::id))
-                    .filter(
-                        contact_phones::digits
-                            .like(pattern.clone())
-                            .or(contact_phones::normalized.like(pattern.clone())),
-                    ),
-            )
-            .or(contacts::search_text.like(pattern)),
+        let by_digits = contact_phones::table
+            .filter(contact_phones::digits.like(pattern.clone()))
+            .select(contact_phones::contact_id);
+        let by_normalized = contact_phones::table
+            .filter(contact_phones::normalized.like(pattern.clone()))
+            .select(contact_phones::contact_id);
+        return query.filter(
+            contacts::id.eq_any(
+                by_digits.union(by_normalized).union(
+                    search_matched
+                        .filter(search_matched.field(contacts::search_text).like(pattern))
+                        .select(search_matched.field(contacts::id)),
+                ),
+            ),
         );
-        return query;
     }
     // Every word must appear somewhere: in the folded names/company/username or in an email.
     for word in text::fold(search).split(' ').filter(|w| !w.is_empty()) {
         let pattern = contains_pattern(word);
-        query = query.filter(
-            contacts::search_text.like(pattern.clone()).or(exists(
-                contact_emails::table
-                    .filter(contact_emails::contact_id.eq(contacts::id))
-                    .filter(contact_emails::address_folded.like(pattern)),
-            )),
-        );
+        let by_email = contact_emails::table
+            .filter(contact_emails::address_folded.like(pattern.clone()))
+            .select(contact_emails::contact_id);
+        let by_name = search_matched
+            .filter(search_matched.field(contacts::search_text).like(pattern))
+            .select(search_matched.field(contacts::id));
+        query = query.filter(contacts::id.eq_any(by_name.union(by_email)));
     }
     query
 }
@@ -233,19 +241,41 @@ impl Store {
             None => None,
         };
         let mut conn = self.conn().await?;
-        let total: i64 = filtered(principal, filter, group.clone())
+        // When the contacts asked for are all in one book (most users have one), say so in
+        // the query: `address_book_id = <id>` lets the planner walk the (book, sort name)
+        // index in order and stop at the page, where "any of the user's books" sorts them all.
+        let books: Vec<i64> = address_books::table
+            .filter(address_books::user_id.eq(principal.user_id))
+            .select(address_books::id)
+            .load(&mut conn)
+            .await?;
+        let in_scope: Vec<i64> = books
+            .into_iter()
+            .filter(|id| {
+                filter
+                    .address_book_ids
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(id))
+            })
+            .collect();
+        let scoped = |query: BoxedContacts<'static>| match (in_scope.as_slice(), &group) {
+            ([only], None) => query.filter(contacts::address_book_id.eq(*only)),
+            _ => query,
+        };
+        let total: i64 = scoped(filtered(principal, filter, group.clone()))
             .count()
             .get_result(&mut conn)
             .await?;
         if limit == 0 || offset >= total {
             return Ok((Vec::new(), total));
         }
-        let rows: Vec<ContactRow> = ordered(filtered(principal, filter, group), order)
-            .offset(offset.max(0))
-            .limit(limit)
-            .select(ContactRow::as_select())
-            .load(&mut conn)
-            .await?;
+        let rows: Vec<ContactRow> =
+            ordered(scoped(filtered(principal, filter, group.clone())), order)
+                .offset(offset.max(0))
+                .limit(limit)
+                .select(ContactRow::as_select())
+                .load(&mut conn)
+                .await?;
         Ok((hydrate(&mut conn, rows).await?, total))
     }
 

@@ -22,6 +22,7 @@ use super::projection::{self, StoredCard};
 use super::reads::assemble;
 use super::{ContactRecord, Principal, Store, StoreError, StoreResult};
 use crate::db::models::ContactRow;
+use crate::db::prepared::Prepared;
 use crate::db::schema::{address_books, contacts};
 use crate::domain::contact::{ContactFields, ContactPatch, ValidationError};
 use crate::domain::etag;
@@ -324,7 +325,7 @@ async fn lock_card_at(
     address_book_id: i64,
     href: &str,
 ) -> StoreResult<Option<LockedCard>> {
-    let found: Vec<BookLookup> = diesel::sql_query(
+    let found: Vec<BookLookup> = Prepared::new(
         "WITH book AS (SELECT id FROM address_books WHERE id = $1 AND user_id = $2), \
          card AS (SELECT c.id, c.etag FROM contacts c \
                   WHERE c.address_book_id = $1 AND c.href = $3 AND c.deleted_at IS NULL \
