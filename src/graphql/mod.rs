@@ -29,7 +29,7 @@ use axum::routing::get;
 use crate::app::AppState;
 use crate::auth::{Authenticator, REALM};
 use crate::store::{Principal, Store, StoreError};
-use loaders::GroupsLoader;
+use loaders::{GroupsLoader, RequestBooks};
 use mutation::MutationRoot;
 use query::QueryRoot;
 use subscription::SubscriptionRoot;
@@ -74,6 +74,11 @@ fn request_data(state: &AppState, principal: Principal) -> Data {
         },
         tokio::spawn,
     ));
+    data.insert(RequestBooks {
+        store: state.store.clone(),
+        principal: principal.clone(),
+        books: Default::default(),
+    });
     data.insert(state.store.clone());
     data.insert(state.changes.clone());
     data.insert(principal);

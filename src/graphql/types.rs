@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 
 use super::errors::StoreResultExt;
 use super::ids::{self, NodeKind};
-use super::loaders::GroupsLoader;
+use super::loaders::{GroupsLoader, RequestBooks};
 use super::{principal, store};
 use crate::domain::contact::CardKind;
 use crate::domain::contact::{AddressKind, EmailKind, PhoneKind};
 use crate::domain::vcard::{self, RenderVersion};
-use crate::store::{AddressBook, ContactFilter, ContactOrder, ContactRecord, GroupSummary};
+use crate::store::{
+    AddressBook, ContactFilter, ContactOrder, ContactRecord, GroupSummary, StoreError,
+};
 
 /// Anything with a global ID.
 #[derive(Interface)]
@@ -217,12 +219,12 @@ impl Contact {
     }
     /// The address book holding the contact.
     async fn address_book(&self, ctx: &Context<'_>) -> async_graphql::Result<AddressBookObject> {
-        Ok(AddressBookObject(
-            store(ctx)?
-                .get_address_book(principal(ctx)?, self.record.address_book_id)
-                .await
-                .gql()?,
-        ))
+        let books = ctx.data::<RequestBooks>()?;
+        match books.get(self.record.address_book_id).await? {
+            Some(book) => Ok(AddressBookObject(book)),
+            // Deleted since the contact was read.
+            None => Err(StoreError::NotFound).gql(),
+        }
     }
     /// How the contact appears in a list (vCard FN). Protocol's `display_name`; Drop's `alias`.
     async fn display_name(&self) -> Option<&str> {
