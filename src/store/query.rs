@@ -262,20 +262,29 @@ impl Store {
             ([only], None) => query.filter(contacts::address_book_id.eq(*only)),
             _ => query,
         };
-        let total: i64 = scoped(filtered(principal, filter, group.clone()))
-            .count()
-            .get_result(&mut conn)
-            .await?;
-        if limit == 0 || offset >= total {
-            return Ok((Vec::new(), total));
-        }
-        let rows: Vec<ContactRow> =
+        let offset = offset.max(0);
+        let rows: Vec<ContactRow> = if limit == 0 {
+            Vec::new()
+        } else {
             ordered(scoped(filtered(principal, filter, group.clone())), order)
-                .offset(offset.max(0))
+                .offset(offset)
                 .limit(limit)
                 .select(ContactRow::as_select())
                 .load(&mut conn)
-                .await?;
+                .await?
+        };
+        // A window that ends early ends at the last match: the total is known without a
+        // COUNT. Only a full (or empty, or zero-sized) window past the start needs one.
+        let fetched = rows.len() as i64;
+        let ended_early = (fetched > 0 && fetched < limit) || (fetched == 0 && offset == 0);
+        let total = if limit > 0 && ended_early {
+            offset + fetched
+        } else {
+            scoped(filtered(principal, filter, group.clone()))
+                .count()
+                .get_result(&mut conn)
+                .await?
+        };
         Ok((hydrate(&mut conn, rows).await?, total))
     }
 

@@ -1,0 +1,1 @@
+DROP INDEX contacts_book_kind_sort_idx;
