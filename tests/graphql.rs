@@ -784,21 +784,40 @@ async fn a_page_costs_a_fixed_number_of_queries() {
     let small = client.data(&page(10), json!({})).await;
     let small_cost = store.queries_executed() - before;
     let before = store.queries_executed();
-    let large = client.data(&page(100), json!({})).await;
+    let large = client.data(&page(50), json!({})).await;
     let large_cost = store.queries_executed() - before;
     assert_eq!(small["contacts"]["edges"].as_array().unwrap().len(), 10);
-    assert_eq!(large["contacts"]["edges"].as_array().unwrap().len(), 100);
+    assert_eq!(large["contacts"]["edges"].as_array().unwrap().len(), 50);
+    assert_eq!(large["contacts"]["totalCount"], 100);
     assert_eq!(
-        large["contacts"]["edges"][99]["node"]["groups"],
+        large["contacts"]["edges"][49]["node"]["groups"],
         json!([{ "name": "Everyone" }])
     );
     assert_eq!(small_cost, large_cost, "query count grows with page size");
     assert_eq!(
-        large["contacts"]["edges"][99]["node"]["addressBook"]["slug"],
+        large["contacts"]["edges"][49]["node"]["addressBook"]["slug"],
         "contacts"
     );
     // Books in scope, count, rows, one query per nested list, the books for `addressBook`.
     assert!(large_cost <= 12, "a page costs {large_cost} queries");
+
+    // Without `totalCount` nothing is counted; `hasNextPage` still tells whether more follow.
+    let uncounted = page(50).replace("totalCount", "pageInfo { hasNextPage }");
+    let before = store.queries_executed();
+    let unc = client.data(&uncounted, json!({})).await;
+    let uncounted_cost = store.queries_executed() - before;
+    assert_eq!(unc["contacts"]["pageInfo"]["hasNextPage"], true);
+    assert!(
+        uncounted_cost < large_cost,
+        "{uncounted_cost} queries without totalCount, {large_cost} with it"
+    );
+    let last = client
+        .data(
+            &page(100).replace("totalCount", "pageInfo { hasNextPage }"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(last["contacts"]["pageInfo"]["hasNextPage"], false);
 }
 
 #[tokio::test]

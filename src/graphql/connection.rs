@@ -1,7 +1,7 @@
 //! Relay cursor connections over offset windows: `first/after` and `last/before`, `pageInfo`,
 //! `totalCount`. Cursors are opaque (base64 of the position in the ordered result).
 
-use async_graphql::SimpleObject;
+use async_graphql::{ComplexObject, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -36,14 +36,25 @@ pub struct ContactEdge {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 /// A page of contacts.
 pub struct ContactConnection {
     /// The contacts with their cursors.
     pub edges: Vec<ContactEdge>,
     /// Paging state.
     pub page_info: PageInfo,
+    /// Known when the query selected `totalCount` (counting costs a scan of every match).
+    #[graphql(skip)]
+    pub total: Option<i64>,
+}
+
+#[ComplexObject]
+impl ContactConnection {
     /// How many contacts match in all.
-    pub total_count: i64,
+    async fn total_count(&self) -> async_graphql::Result<i64> {
+        self.total
+            .ok_or_else(|| async_graphql::Error::new("totalCount was not computed"))
+    }
 }
 
 pub fn cursor(position: i64) -> String {
@@ -119,7 +130,13 @@ pub fn resolve(args: &PageArgs, total: i64) -> async_graphql::Result<Window> {
     })
 }
 
-pub fn connection(contacts: Vec<Contact>, window: Window, total: i64) -> ContactConnection {
+/// The connection for a fetched window; `more_after`: matches follow its last contact.
+pub fn connection(
+    contacts: Vec<Contact>,
+    window: Window,
+    more_after: bool,
+    total: Option<i64>,
+) -> ContactConnection {
     let edges: Vec<ContactEdge> = contacts
         .into_iter()
         .enumerate()
@@ -128,16 +145,15 @@ pub fn connection(contacts: Vec<Contact>, window: Window, total: i64) -> Contact
             node,
         })
         .collect();
-    let fetched_end = window.offset + edges.len() as i64;
     ContactConnection {
         page_info: PageInfo {
-            has_next_page: fetched_end < total,
+            has_next_page: more_after,
             has_previous_page: window.offset > 0,
             start_cursor: edges.first().map(|e| e.cursor.clone()),
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         },
         edges,
-        total_count: total,
+        total,
     }
 }
 

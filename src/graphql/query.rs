@@ -229,33 +229,36 @@ impl QueryRoot {
         let filter = filter_from(filter, search)?;
         let order = order_by.map(Into::into).unwrap_or_default();
         let (store, principal) = (store(ctx)?, principal(ctx)?);
-        // Offsets relative to the end need the total first; otherwise one round trip suffices.
+        // Offsets relative to the end need the total first. Otherwise the total is counted
+        // only when asked for, and not at all when the window ends before its size.
+        let wants_total = ctx.look_ahead().field("totalCount").exists();
         let needs_total_first = args.last.is_some() && args.before.is_none();
-        let (records, total, window) = if needs_total_first {
-            let (_, total) = store
-                .query_contacts(principal, &filter, order, 0, 0)
-                .await
-                .gql()?;
-            let window = connection::resolve(&args, total)?;
-            let (records, total) = store
-                .query_contacts(principal, &filter, order, window.offset, window.limit)
-                .await
-                .gql()?;
-            (records, total, window)
+        let counted = if needs_total_first {
+            Some(store.count_contacts(principal, &filter).await.gql()?)
         } else {
-            let window = connection::resolve(&args, i64::MAX)?;
-            let (records, total) = store
-                .query_contacts(principal, &filter, order, window.offset, window.limit)
-                .await
-                .gql()?;
-            (records, total, window)
+            None
         };
+        let window = connection::resolve(&args, counted.unwrap_or(i64::MAX))?;
+        let page = store
+            .query_contacts(principal, &filter, order, window.offset, window.limit)
+            .await
+            .gql()?;
+        let fetched = page.records.len() as i64;
+        let total = match counted {
+            Some(total) => Some(total),
+            None if !wants_total => None,
+            None if !page.more_after && (fetched > 0 || window.offset == 0) => {
+                Some(window.offset + fetched)
+            }
+            None => Some(store.count_contacts(principal, &filter).await.gql()?),
+        };
+        let (records, more_after) = (page.records, page.more_after);
         let contacts = with_groups(ctx, records, |look| {
             let node = look.field("edges").field("node");
             node.field("groups").exists() || node.field("group").exists()
         })
         .await?;
-        Ok(connection::connection(contacts, window, total))
+        Ok(connection::connection(contacts, window, more_after, total))
     }
 
     /// Phone.com's contact lookup: by id, by any combination of prefix, first/middle/last name,

@@ -445,11 +445,11 @@ impl Group {
             group_id: Some(self.0.id),
             ..ContactFilter::default()
         };
-        let (members, _) = store(ctx)?
+        let members = store(ctx)?
             .query_contacts(principal(ctx)?, &filter, ContactOrder::default(), 0, 1000)
             .await
             .gql()?;
-        Ok(members.into_iter().map(Contact::from).collect())
+        Ok(members.records.into_iter().map(Contact::from).collect())
     }
     /// When the group was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -545,9 +545,9 @@ pub async fn groups_in(
         kind: Some(CardKind::Group),
         ..ContactFilter::default()
     };
-    let (groups, _) = store(ctx)?
+    let groups = store(ctx)?
         .query_contacts(principal(ctx)?, &filter, ContactOrder::default(), 0, 1000)
         .await
         .gql()?;
-    Ok(groups.into_iter().map(Group).collect())
+    Ok(groups.records.into_iter().map(Group).collect())
 }

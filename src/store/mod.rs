@@ -37,7 +37,7 @@ pub use events::{ChangeEvent, ChangeHub};
 pub use export::ExportFormat;
 pub use groups::GroupSummary;
 pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard};
-pub use query::{ContactFilter, ContactLookup, ContactOrder, ContactOrderField};
+pub use query::{ContactFilter, ContactLookup, ContactOrder, ContactOrderField, ContactWindow};
 pub use reads::{ContactListQuery, Page};
 pub use writes::{Precondition, PutOutcome};
 

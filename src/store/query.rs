@@ -224,9 +224,36 @@ fn ordered(query: BoxedContacts<'_>, order: ContactOrder) -> BoxedContacts<'_> {
     }
 }
 
+/// A window of contacts and whether more follow it.
+#[derive(Debug, Default)]
+pub struct ContactWindow {
+    pub records: Vec<ContactRecord>,
+    pub more_after: bool,
+}
+
+/// What a filter reaches beyond its own conditions.
+struct Scope {
+    group: Option<(i64, Vec<String>)>,
+    /// The one book all matches are in, when there is exactly one (most users have one).
+    only_book: Option<i64>,
+}
+
+impl Scope {
+    fn query<'a>(&self, principal: &Principal, filter: &ContactFilter) -> BoxedContacts<'a> {
+        let query = filtered(principal, filter, self.group.clone());
+        // Saying `address_book_id = <id>` lets the planner walk the (book, kind, name) index
+        // in order and stop at the page, where "any of the user's books" sorts every match.
+        match self.only_book {
+            Some(book) => query.filter(contacts::address_book_id.eq(book)),
+            None => query,
+        }
+    }
+}
+
 impl Store {
-    /// A window (`offset`, `limit`) of the principal's contacts matching `filter` in `order`,
-    /// and how many match in all. Costs a fixed number of queries whatever the window size.
+    /// A window (`offset`, `limit`) of the principal's contacts matching `filter` in `order`.
+    /// Costs a fixed number of queries whatever the window size; counts nothing (see
+    /// [`Store::count_contacts`]): one extra row says whether more follow.
     pub async fn query_contacts(
         &self,
         principal: &Principal,
@@ -234,22 +261,55 @@ impl Store {
         order: ContactOrder,
         offset: i64,
         limit: i64,
-    ) -> StoreResult<(Vec<ContactRecord>, i64)> {
+    ) -> StoreResult<ContactWindow> {
         let limit = limit.clamp(0, super::reads::MAX_PAGE_SIZE);
+        if limit == 0 {
+            return Ok(ContactWindow::default());
+        }
+        let scope = self.scope(principal, filter).await?;
+        let mut conn = self.conn().await?;
+        let mut rows: Vec<ContactRow> = ordered(scope.query(principal, filter), order)
+            .offset(offset.max(0))
+            .limit(limit + 1)
+            .select(ContactRow::as_select())
+            .load(&mut conn)
+            .await?;
+        let more_after = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        Ok(ContactWindow {
+            records: hydrate(&mut conn, rows).await?,
+            more_after,
+        })
+    }
+
+    /// How many of the principal's contacts match `filter`.
+    pub async fn count_contacts(
+        &self,
+        principal: &Principal,
+        filter: &ContactFilter,
+    ) -> StoreResult<i64> {
+        let scope = self.scope(principal, filter).await?;
+        let mut conn = self.conn().await?;
+        Ok(scope
+            .query(principal, filter)
+            .count()
+            .get_result(&mut conn)
+            .await?)
+    }
+
+    /// The books and group members a filter reaches.
+    async fn scope(&self, principal: &Principal, filter: &ContactFilter) -> StoreResult<Scope> {
         let group = match filter.group_id {
             Some(group_id) => Some(self.group_member_uids(principal, group_id).await?),
             None => None,
         };
         let mut conn = self.conn().await?;
-        // When the contacts asked for are all in one book (most users have one), say so in
-        // the query: `address_book_id = <id>` lets the planner walk the (book, sort name)
-        // index in order and stop at the page, where "any of the user's books" sorts them all.
         let books: Vec<i64> = address_books::table
             .filter(address_books::user_id.eq(principal.user_id))
             .select(address_books::id)
             .load(&mut conn)
             .await?;
-        let in_scope: Vec<i64> = books
+        let only_book = match books
             .into_iter()
             .filter(|id| {
                 filter
@@ -257,35 +317,13 @@ impl Store {
                     .as_ref()
                     .is_none_or(|ids| ids.contains(id))
             })
-            .collect();
-        let scoped = |query: BoxedContacts<'static>| match (in_scope.as_slice(), &group) {
-            ([only], None) => query.filter(contacts::address_book_id.eq(*only)),
-            _ => query,
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [only] if group.is_none() => Some(*only),
+            _ => None,
         };
-        let offset = offset.max(0);
-        let rows: Vec<ContactRow> = if limit == 0 {
-            Vec::new()
-        } else {
-            ordered(scoped(filtered(principal, filter, group.clone())), order)
-                .offset(offset)
-                .limit(limit)
-                .select(ContactRow::as_select())
-                .load(&mut conn)
-                .await?
-        };
-        // A window that ends early ends at the last match: the total is known without a
-        // COUNT. Only a full (or empty, or zero-sized) window past the start needs one.
-        let fetched = rows.len() as i64;
-        let ended_early = (fetched > 0 && fetched < limit) || (fetched == 0 && offset == 0);
-        let total = if limit > 0 && ended_early {
-            offset + fetched
-        } else {
-            scoped(filtered(principal, filter, group.clone()))
-                .count()
-                .get_result(&mut conn)
-                .await?
-        };
-        Ok((hydrate(&mut conn, rows).await?, total))
+        Ok(Scope { group, only_book })
     }
 
     /// Phone.com lookup: contacts whose given fields all equal the given values (ignoring case).
