@@ -818,6 +818,14 @@ async fn a_page_costs_a_fixed_number_of_queries() {
         )
         .await;
     assert_eq!(last["contacts"]["pageInfo"]["hasNextPage"], false);
+    let empty = client
+        .data(
+            "{ contacts(first: 0) { pageInfo { hasNextPage } edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(empty["contacts"]["edges"], json!([]));
+    assert_eq!(empty["contacts"]["pageInfo"]["hasNextPage"], true);
 }
 
 #[tokio::test]

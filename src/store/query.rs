@@ -262,10 +262,8 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> StoreResult<ContactWindow> {
+        // Even an empty window (`first: 0`) reads one row, to say whether any follow.
         let limit = limit.clamp(0, super::reads::MAX_PAGE_SIZE);
-        if limit == 0 {
-            return Ok(ContactWindow::default());
-        }
         let scope = self.scope(principal, filter).await?;
         let mut conn = self.conn().await?;
         let mut rows: Vec<ContactRow> = ordered(scope.query(principal, filter), order)
