@@ -235,7 +235,7 @@ async fn a_graphql_delete_is_a_404_in_sync_collection() {
         .await;
     assert_eq!(status, 207, "{body}");
     let response = between(&body, "crusher.vcf", "</d:response>");
-    assert!(response.contains("404"), "{body}");
+    assert!(response.contains("HTTP/1.1 404 Not Found"), "{body}");
     let (status, _, _) = both.dav("GET", &url, "", &[]).await;
     assert_eq!(status, 404);
 
