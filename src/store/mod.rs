@@ -14,6 +14,7 @@ mod events;
 mod export;
 mod groups;
 mod import;
+mod lookup;
 mod projection;
 mod query;
 mod reads;
@@ -37,7 +38,8 @@ pub use events::{ChangeEvent, ChangeHub};
 pub use export::ExportFormat;
 pub use groups::GroupSummary;
 pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard};
-pub use query::{ContactFilter, ContactLookup, ContactOrder, ContactOrderField, ContactWindow};
+pub use lookup::ContactLookup;
+pub use query::{ContactFilter, ContactOrder, ContactOrderField, ContactWindow};
 pub use reads::{ContactListQuery, Page};
 pub use writes::{Precondition, PutOutcome};
 

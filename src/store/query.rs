@@ -1,5 +1,6 @@
 //! Contact queries for the API front end: typed filters, orderings and free-text search over
-//! the projection (never over vCard text), with a total count; and Phone.com's lookup object.
+//! the projection (never over vCard text), windows and counts. Phone.com's lookup object is in
+//! `lookup`, on the same filters.
 //!
 //! Search folds case and accents the same way the projection does, so "jose" finds "José"; a
 //! query that is a phone number in any format ("+1 (999) 999-9999", "9999999999") matches the
@@ -59,23 +60,10 @@ pub struct ContactFilter {
     pub search: Option<String>,
 }
 
-/// Phone.com's lookup object: every field given must match (case-insensitively, whole value).
-#[derive(Debug, Clone, Default)]
-pub struct ContactLookup {
-    pub id: Option<i64>,
-    pub prefix: Option<String>,
-    pub first_name: Option<String>,
-    pub middle_name: Option<String>,
-    pub last_name: Option<String>,
-    pub suffix: Option<String>,
-    pub nickname: Option<String>,
-    pub company: Option<String>,
-}
-
-type BoxedContacts<'a> = contacts::BoxedQuery<'a, Pg>;
+pub(super) type BoxedContacts<'a> = contacts::BoxedQuery<'a, Pg>;
 
 /// Escapes LIKE wildcards so user text matches literally.
-fn like_literal(value: &str) -> String {
+pub(super) fn like_literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -91,7 +79,7 @@ fn contains_pattern(value: &str) -> String {
 }
 
 /// The principal's live (or all) contacts matching `filter`, without ordering or paging.
-fn filtered<'a>(
+pub(super) fn filtered<'a>(
     principal: &Principal,
     filter: &ContactFilter,
     group: Option<(i64, Vec<String>)>,
@@ -201,7 +189,7 @@ fn apply_search<'a>(mut query: BoxedContacts<'a>, search: &str) -> BoxedContacts
     query
 }
 
-fn ordered(query: BoxedContacts<'_>, order: ContactOrder) -> BoxedContacts<'_> {
+pub(super) fn ordered(query: BoxedContacts<'_>, order: ContactOrder) -> BoxedContacts<'_> {
     use ContactOrderField::*;
     let query = match (order.field, order.descending) {
         (Name, false) => query.order(contacts::sort_name.asc()),
@@ -322,78 +310,6 @@ impl Store {
             _ => None,
         };
         Ok(Scope { group, only_book })
-    }
-
-    /// Phone.com lookup: contacts whose given fields all equal the given values (ignoring case).
-    pub async fn lookup_contacts(
-        &self,
-        principal: &Principal,
-        lookup: &ContactLookup,
-        limit: i64,
-    ) -> StoreResult<Vec<ContactRecord>> {
-        let mut query = filtered(principal, &ContactFilter::default(), None);
-        if let Some(id) = lookup.id {
-            query = query.filter(contacts::id.eq(id));
-        }
-        if let Some(v) = &lookup.prefix {
-            query = query.filter(contacts::prefix.ilike(like_literal(v.trim())));
-        }
-        if let Some(v) = &lookup.first_name {
-            query = query.filter(contacts::first_name.ilike(like_literal(v.trim())));
-        }
-        if let Some(v) = &lookup.middle_name {
-            query = query.filter(contacts::middle_name.ilike(like_literal(v.trim())));
-        }
-        if let Some(v) = &lookup.last_name {
-            query = query.filter(contacts::last_name.ilike(like_literal(v.trim())));
-        }
-        if let Some(v) = &lookup.suffix {
-            query = query.filter(contacts::suffix.ilike(like_literal(v.trim())));
-        }
-        if let Some(v) = &lookup.nickname {
-            query = query.filter(contacts::nickname.ilike(like_literal(v.trim())));
-        }
-        if let Some(v) = &lookup.company {
-            query = query.filter(contacts::company.ilike(like_literal(v.trim())));
-        }
-        self.load_window(query, limit).await
-    }
-
-    /// Phone.com's scalar lookup: contacts where any name field (or the id) equals `value`.
-    pub async fn lookup_contacts_by_scalar(
-        &self,
-        principal: &Principal,
-        value: &str,
-        limit: i64,
-    ) -> StoreResult<Vec<ContactRecord>> {
-        let value = like_literal(value.trim());
-        let by_id = value.parse::<i64>().ok().unwrap_or(-1);
-        let query = filtered(principal, &ContactFilter::default(), None).filter(
-            contacts::id
-                .eq(by_id)
-                .or(contacts::prefix.ilike(value.clone()))
-                .or(contacts::first_name.ilike(value.clone()))
-                .or(contacts::middle_name.ilike(value.clone()))
-                .or(contacts::last_name.ilike(value.clone()))
-                .or(contacts::suffix.ilike(value.clone()))
-                .or(contacts::nickname.ilike(value.clone()))
-                .or(contacts::company.ilike(value)),
-        );
-        self.load_window(query, limit).await
-    }
-
-    async fn load_window(
-        &self,
-        query: BoxedContacts<'_>,
-        limit: i64,
-    ) -> StoreResult<Vec<ContactRecord>> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<ContactRow> = ordered(query, ContactOrder::default())
-            .limit(limit.clamp(1, super::reads::MAX_PAGE_SIZE))
-            .select(ContactRow::as_select())
-            .load(&mut conn)
-            .await?;
-        hydrate(&mut conn, rows).await
     }
 
     /// The book and member UIDs of one of the principal's group cards.
