@@ -233,14 +233,15 @@ impl QueryRoot {
         // only when asked for, and not at all when the window ends before its size.
         let wants_total = ctx.look_ahead().field("totalCount").exists();
         let needs_total_first = args.last.is_some() && args.before.is_none();
+        let matching = store.contacts_matching(principal, &filter).await.gql()?;
         let counted = if needs_total_first {
-            Some(store.count_contacts(principal, &filter).await.gql()?)
+            Some(matching.count().await.gql()?)
         } else {
             None
         };
         let window = connection::resolve(&args, counted.unwrap_or(i64::MAX))?;
-        let page = store
-            .query_contacts(principal, &filter, order, window.offset, window.limit)
+        let page = matching
+            .window(order, window.offset, window.limit)
             .await
             .gql()?;
         let fetched = page.records.len() as i64;
@@ -250,7 +251,7 @@ impl QueryRoot {
             None if !page.more_after && (fetched > 0 || window.offset == 0) => {
                 Some(window.offset + fetched)
             }
-            None => Some(store.count_contacts(principal, &filter).await.gql()?),
+            None => Some(matching.count().await.gql()?),
         };
         let (records, more_after) = (page.records, page.more_after);
         let contacts = with_groups(ctx, records, |look| {

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use diesel_async::RunQueryDsl;
 
+use super::query::contains_pattern;
 use super::{Principal, Store, StoreResult};
 use crate::db::schema::{address_books, contacts};
 
@@ -89,20 +90,6 @@ fn live_cards<'a>(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TextCandidates {
     pub any_of: Vec<Vec<String>>,
-}
-
-/// `needle` as a LIKE pattern matching it anywhere.
-fn contains_pattern(needle: &str) -> String {
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
-    for c in needle.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 impl Store {

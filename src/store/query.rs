@@ -74,7 +74,7 @@ pub(super) fn like_literal(value: &str) -> String {
     out
 }
 
-fn contains_pattern(value: &str) -> String {
+pub(super) fn contains_pattern(value: &str) -> String {
     format!("%{}%", like_literal(value))
 }
 
@@ -238,28 +238,34 @@ impl Scope {
     }
 }
 
-impl Store {
-    /// A window (`offset`, `limit`) of the principal's contacts matching `filter` in `order`.
-    /// Costs a fixed number of queries whatever the window size; counts nothing (see
-    /// [`Store::count_contacts`]): one extra row says whether more follow.
-    pub async fn query_contacts(
+/// The principal's contacts matching one filter, with the filter's reach (its group's members,
+/// the books in scope) resolved once: a page and its count share that work.
+pub struct MatchingContacts<'a> {
+    store: &'a Store,
+    principal: &'a Principal,
+    filter: &'a ContactFilter,
+    scope: Scope,
+}
+
+impl MatchingContacts<'_> {
+    /// A window (`offset`, `limit`) of the matches in `order`. Costs a fixed number of queries
+    /// whatever the window size; counts nothing: one extra row says whether more follow.
+    pub async fn window(
         &self,
-        principal: &Principal,
-        filter: &ContactFilter,
         order: ContactOrder,
         offset: i64,
         limit: i64,
     ) -> StoreResult<ContactWindow> {
         // Even an empty window (`first: 0`) reads one row, to say whether any follow.
         let limit = limit.clamp(0, super::reads::MAX_PAGE_SIZE);
-        let scope = self.scope(principal, filter).await?;
-        let mut conn = self.conn().await?;
-        let mut rows: Vec<ContactRow> = ordered(scope.query(principal, filter), order)
-            .offset(offset.max(0))
-            .limit(limit + 1)
-            .select(ContactRow::as_select())
-            .load(&mut conn)
-            .await?;
+        let mut conn = self.store.conn().await?;
+        let mut rows: Vec<ContactRow> =
+            ordered(self.scope.query(self.principal, self.filter), order)
+                .offset(offset.max(0))
+                .limit(limit + 1)
+                .select(ContactRow::as_select())
+                .load(&mut conn)
+                .await?;
         let more_after = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         Ok(ContactWindow {
@@ -268,19 +274,47 @@ impl Store {
         })
     }
 
-    /// How many of the principal's contacts match `filter`.
-    pub async fn count_contacts(
-        &self,
-        principal: &Principal,
-        filter: &ContactFilter,
-    ) -> StoreResult<i64> {
-        let scope = self.scope(principal, filter).await?;
-        let mut conn = self.conn().await?;
-        Ok(scope
-            .query(principal, filter)
+    /// How many contacts match.
+    pub async fn count(&self) -> StoreResult<i64> {
+        let mut conn = self.store.conn().await?;
+        Ok(self
+            .scope
+            .query(self.principal, self.filter)
             .count()
             .get_result(&mut conn)
             .await?)
+    }
+}
+
+impl Store {
+    /// The principal's contacts matching `filter`, to page through or count.
+    pub async fn contacts_matching<'a>(
+        &'a self,
+        principal: &'a Principal,
+        filter: &'a ContactFilter,
+    ) -> StoreResult<MatchingContacts<'a>> {
+        Ok(MatchingContacts {
+            store: self,
+            principal,
+            filter,
+            scope: self.scope(principal, filter).await?,
+        })
+    }
+
+    /// One window of the principal's contacts matching `filter` (see
+    /// [`MatchingContacts::window`]).
+    pub async fn query_contacts(
+        &self,
+        principal: &Principal,
+        filter: &ContactFilter,
+        order: ContactOrder,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<ContactWindow> {
+        self.contacts_matching(principal, filter)
+            .await?
+            .window(order, offset, limit)
+            .await
     }
 
     /// The books and group members a filter reaches.
