@@ -1,5 +1,7 @@
 //! The HTTP application: shared state and the router that mounts every front end.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::StatusCode;
@@ -8,14 +10,25 @@ use axum::routing::get;
 
 use crate::auth::Authenticator;
 use crate::graphql::RolodexSchema;
+use crate::limits::Limits;
 use crate::store::{ChangeHub, Store};
+
+/// What the server is told besides where its database is.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    pub limits: Limits,
+    /// Browser origins, besides the server's own, allowed to call `/graphql`
+    /// (`scheme://host[:port]`, lower case).
+    pub allowed_origins: Vec<String>,
+}
 
 /// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub authenticator: Authenticator,
-    pub max_body_bytes: usize,
+    pub limits: Arc<Limits>,
+    pub allowed_origins: Arc<Vec<String>>,
     /// The GraphQL schema, built once.
     pub graphql: RolodexSchema,
     /// Committed-change events for subscriptions (one LISTEN connection per process).
@@ -24,13 +37,14 @@ pub struct AppState {
 
 impl AppState {
     /// Must be called inside a tokio runtime (the change listener starts in the background).
-    pub fn new(store: Store, max_body_bytes: usize) -> AppState {
+    pub fn new(store: Store, options: AppOptions) -> AppState {
         AppState {
-            authenticator: Authenticator::new(store.clone()),
+            authenticator: Authenticator::new(store.clone(), &options.limits),
             changes: ChangeHub::start(store.database_url()),
             graphql: crate::graphql::build_schema(),
             store,
-            max_body_bytes,
+            limits: Arc::new(options.limits),
+            allowed_origins: Arc::new(options.allowed_origins),
         }
     }
 }
@@ -41,9 +55,11 @@ impl FromRef<AppState> for Authenticator {
     }
 }
 
-/// Builds the router: `/healthz`, GraphQL (`/graphql`, `/graphql/ws`) and CardDAV.
+/// Builds the router: `/healthz`, GraphQL (`/graphql`, `/graphql/ws`) and CardDAV. Serve it
+/// with connection info (`into_make_service_with_connect_info::<SocketAddr>`) so failed logins
+/// are also counted per client address.
 pub fn build_router(state: AppState) -> Router {
-    let body_limit = state.max_body_bytes;
+    let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
         .merge(crate::graphql::router())
@@ -52,6 +68,11 @@ pub fn build_router(state: AppState) -> Router {
         // DefaultBodyLimit only covers extractors that buffer through axum; GraphQL reads the
         // body as a stream, so also cap every body at the transport level.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        // The last line of defence: a handler that panics answers 500 (and is logged) instead
+        // of dropping the client's connection with no status.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(state)
 }
 
@@ -64,4 +85,19 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
         }
     }
+}
+
+/// The answer for a request whose handler panicked. The panic message is logged, never sent.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error: the request could not be completed\n",
+    )
+        .into_response()
 }

@@ -12,6 +12,10 @@
 //! | request body limit (bytes) | `--max-body-bytes` | `ROLODEX_MAX_BODY_BYTES` | `max_body_bytes` | 16 MiB |
 //! | log format | `--log-format` | `ROLODEX_LOG_FORMAT` | `log_format` | `human` |
 //! | log filter | | `RUST_LOG` | | `info` |
+//! | allowed browser origins | `--allowed-origin` | `ROLODEX_ALLOWED_ORIGINS` | `allowed_origins` | none |
+//!
+//! The limits on request size and cost are a `[limits]` table of their own, with one
+//! `ROLODEX_*` variable each: see [`crate::limits`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::db::PoolSettings;
+use crate::limits::{LimitError, Limits};
 
 /// Flags shared by every command that touches the database.
 #[derive(Debug, Clone, Default, Args)]
@@ -58,6 +63,14 @@ pub struct ServeArgs {
     /// `human` or `json`.
     #[arg(long, env = "ROLODEX_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// A browser origin (`https://app.example.org`) besides the server's own that may call
+    /// `/graphql` with the user's credentials; repeat or separate with commas.
+    #[arg(
+        long = "allowed-origin",
+        env = "ROLODEX_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -78,8 +91,11 @@ struct FileConfig {
     pg_bin: Option<PathBuf>,
     db_max_connections: Option<usize>,
     statement_timeout: Option<u64>,
+    /// Also accepted as `[limits] max_body_bytes`.
     max_body_bytes: Option<usize>,
     log_format: Option<LogFormat>,
+    allowed_origins: Option<Vec<String>>,
+    limits: Option<Limits>,
 }
 
 /// Where the database lives.
@@ -101,28 +117,84 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub database: DatabaseLocation,
     pub pool: PoolSettings,
-    pub max_body_bytes: usize,
+    pub limits: Limits,
     pub log_format: LogFormat,
+    /// Browser origins, besides the server's own, allowed to call `/graphql`.
+    pub allowed_origins: Vec<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./rolodex-data";
-pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+/// Why the settings cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    #[error("allowed origin {0:?} is not of the form scheme://host[:port]")]
+    Origin(String),
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, lower case, no path.
+fn normalize_origin(origin: &str) -> Result<String, ConfigError> {
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    match origin.split_once("://") {
+        Some((scheme, rest))
+            if matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/') =>
+        {
+            Ok(origin)
+        }
+        _ => Err(ConfigError::Origin(origin)),
+    }
 }
 
 impl Settings {
     /// Merges flags/env (already combined by clap), the TOML file and defaults.
-    pub fn resolve(db: &DatabaseArgs, serve: &ServeArgs) -> Result<Settings, String> {
+    pub fn resolve(db: &DatabaseArgs, serve: &ServeArgs) -> Result<Settings, ConfigError> {
         let file = match &db.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
         let defaults = PoolSettings::default();
+        let mut limits = file.limits.clone().unwrap_or_default();
+        if let Some(bytes) = file.max_body_bytes {
+            limits.max_body_bytes = bytes;
+        }
+        let mut limits = limits.with_env(|name| std::env::var(name).ok())?;
+        if let Some(bytes) = serve.max_body_bytes {
+            limits.max_body_bytes = bytes;
+        }
+        let origins = if serve.allowed_origins.is_empty() {
+            file.allowed_origins.clone().unwrap_or_default()
+        } else {
+            serve.allowed_origins.clone()
+        };
+        let allowed_origins = origins
+            .iter()
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| normalize_origin(o))
+            .collect::<Result<Vec<_>, _>>()?;
         let database = match db.database_url.clone().or(file.database_url) {
             Some(url) if !url.trim().is_empty() => DatabaseLocation::External { url },
             _ => DatabaseLocation::Managed {
@@ -153,11 +225,9 @@ impl Settings {
                     .map(Duration::from_secs)
                     .unwrap_or(defaults.statement_timeout),
             },
-            max_body_bytes: serve
-                .max_body_bytes
-                .or(file.max_body_bytes)
-                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            limits,
             log_format: serve.log_format.or(file.log_format).unwrap_or_default(),
+            allowed_origins,
         })
     }
 }

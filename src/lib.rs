@@ -4,6 +4,7 @@
 //! # Layout
 //!
 //! - [`config`]: settings from flags, `ROLODEX_*` environment variables and a TOML file.
+//! - [`limits`]: every limit on what one request may cost, with its default.
 //! - [`telemetry`]: logging setup.
 //! - [`app`]: shared state and the router mounting every front end.
 //! - [`pg`]: the managed local PostgreSQL (the embedded default).
@@ -24,7 +25,10 @@ pub mod config;
 pub mod dav;
 pub mod db;
 pub mod domain;
+#[cfg(test)]
+pub(crate) mod fuzzing;
 pub mod graphql;
+pub mod limits;
 pub mod pg;
 pub mod store;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use rolodex::app::{AppState, build_router};
+use rolodex::app::{AppOptions, AppState, build_router};
 use rolodex::auth::secret;
 use rolodex::config::{DatabaseArgs, DatabaseLocation, ServeArgs, Settings};
 use rolodex::pg::{ManagedPostgres, PgError, running_cluster_url};
@@ -168,7 +168,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => args.clone(),
         _ => ServeArgs::default(),
     };
-    let settings = Settings::resolve(&cli.database, &serve_args)?;
+    let settings = Settings::resolve(&cli.database, &serve_args).map_err(|e| e.to_string())?;
     rolodex::telemetry::init(settings.log_format);
     // Administrative commands may run beside a serving process on the same data directory.
     let may_attach = !matches!(cli.command, Command::Serve(_));
@@ -251,17 +251,26 @@ impl Database {
 }
 
 async fn serve(settings: &Settings, store: &Store) -> Result<(), String> {
-    let state = AppState::new(store.clone(), settings.max_body_bytes);
+    let state = AppState::new(
+        store.clone(),
+        AppOptions {
+            limits: settings.limits.clone(),
+            allowed_origins: settings.allowed_origins.clone(),
+        },
+    );
     let router = build_router(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, "rolodex is listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
     tracing::info!("shutting down");
     Ok(())
 }

@@ -162,15 +162,22 @@ async fn user_add_and_token_create() {
     assert!(token.starts_with("rdx_"), "token: {token}");
 
     let store = common::store().await;
-    let auth = rolodex::auth::Authenticator::new(store.clone());
+    let auth = rolodex::auth::Authenticator::new(store.clone(), &Default::default());
     assert_eq!(auth.bearer(&token).await.unwrap().user_name, name);
     assert!(auth.bearer("rdx_wrong").await.is_err());
     assert_eq!(
-        auth.basic(&name, "s3cret pass").await.unwrap().user_name,
+        auth.basic(&name, "s3cret pass", None)
+            .await
+            .unwrap()
+            .user_name,
         name
     );
-    assert!(auth.basic(&name, "wrong pass").await.is_err());
-    assert!(auth.basic("nobody-here", "s3cret pass").await.is_err());
+    assert!(auth.basic(&name, "wrong pass", None).await.is_err());
+    assert!(
+        auth.basic("nobody-here", "s3cret pass", None)
+            .await
+            .is_err()
+    );
 
     // The token is stored only as a hash.
     let credentials = store

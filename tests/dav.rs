@@ -9,9 +9,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use base64::Engine;
-use rolodex::app::{AppState, build_router};
+use rolodex::app::{AppOptions, AppState, build_router};
 use rolodex::domain::contact::ContactPatch;
 use rolodex::domain::etag;
+use rolodex::limits::Limits;
 use rolodex::store::{ContactListQuery, CredentialKind, NewCredential, Principal, Store};
 use tower::ServiceExt;
 
@@ -56,7 +57,17 @@ async fn client(store: &Store, prefix: &str) -> Client {
     let auth = basic(&principal.user_name, &password);
     let book_id = common::default_book(store, &principal).await;
     Client {
-        router: build_router(AppState::new(store.clone(), LIMIT)),
+        router: build_router(AppState::new(
+            store.clone(),
+            AppOptions {
+                limits: Limits {
+                    max_body_bytes: LIMIT,
+                    max_card_bytes: LIMIT,
+                    ..Limits::default()
+                },
+                ..AppOptions::default()
+            },
+        )),
         user: principal.user_name.clone(),
         principal,
         auth,

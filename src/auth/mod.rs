@@ -1,21 +1,27 @@
 //! Authentication: turns `Authorization` headers into a [`Principal`]. HTTP Basic (account
 //! password or app password, for CardDAV clients) and Bearer tokens (GraphQL, scripts). Every
-//! DAV and GraphQL request goes through [`RequirePrincipal`].
+//! DAV and GraphQL request goes through [`Authenticator::authenticate_request`] (DAV through
+//! the [`RequirePrincipal`] extractor); failed logins are throttled per user name and per
+//! client address ([`throttle`]).
 
 pub mod secret;
+pub mod throttle;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
 use crate::domain::principal::Principal;
+use crate::limits::Limits;
 use crate::store::{CredentialKind, Store, StoreError};
+use throttle::{LoginThrottle, ThrottleSettings};
 
 /// Realm shown by clients in their password prompt.
 pub const REALM: &str = "Rolodex";
@@ -33,57 +39,203 @@ const LOGIN_CACHE_MAX: usize = 10_000;
 /// the first and skip the hash entirely.
 const CONCURRENT_PASSWORD_CHECKS: usize = 2;
 
+/// Longest a password check waits for an argon2 slot. Under a flood that outlasts the
+/// throttle (many addresses), a login is answered "busy, retry" instead of queueing forever.
+const PASSWORD_QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// Longest accepted user name and password in Basic credentials (argon2's cost does not grow
+/// with the password, but nothing legitimate is longer, and the lookup key is hashed anyway).
+const MAX_CREDENTIAL_CHARS: usize = 1024;
+
+/// Why a request carries no usable principal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication required")]
+    Missing,
+    #[error("invalid credentials")]
+    Invalid,
+    /// Too many failed logins for this user name or from this address.
+    #[error("too many failed logins; retry in {} s", retry_after.as_secs().max(1))]
+    Throttled { retry_after: Duration },
+    /// Password checks are saturated; the client should retry shortly.
+    #[error("too many logins at once; retry shortly")]
+    Busy,
+    #[error("database unavailable")]
+    Unavailable(String),
+}
+
+impl AuthError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::Missing | AuthError::Invalid => StatusCode::UNAUTHORIZED,
+            AuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::Busy | AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Adds what the status needs: the `WWW-Authenticate` challenges to a 401, `Retry-After`
+    /// to a 429 or 503. Each front end builds its own body and calls this once.
+    pub fn decorate(&self, mut response: Response) -> Response {
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        match self {
+            AuthError::Missing | AuthError::Invalid => {
+                for challenge in [
+                    format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""),
+                    format!("Bearer realm=\"{REALM}\""),
+                ] {
+                    if let Ok(value) = HeaderValue::from_str(&challenge) {
+                        headers.append(header::WWW_AUTHENTICATE, value);
+                    }
+                }
+            }
+            AuthError::Throttled { retry_after } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+            }
+            AuthError::Busy | AuthError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(error: StoreError) -> AuthError {
+        match error {
+            StoreError::Unavailable(e) => AuthError::Unavailable(e),
+            StoreError::Database(e) => AuthError::Unavailable(e.to_string()),
+            _ => AuthError::Invalid,
+        }
+    }
+}
+
+/// The client's address, when the server was started with connection info (it always is in
+/// `serve`; requests driven without a socket, as in some tests, have none).
+pub fn peer_address(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
+}
+
+/// Extractor: the client's address, when known (see [`peer_address`]). Never rejects.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(peer_address(&parts.extensions)))
+    }
+}
+
 /// Verifies credentials against the store.
 #[derive(Clone)]
 pub struct Authenticator {
     store: Store,
     verified_logins: Arc<Mutex<HashMap<String, (Principal, Instant)>>>,
     password_checks: Arc<tokio::sync::Semaphore>,
+    throttle: Arc<LoginThrottle>,
+}
+
+/// Basic credentials as sent.
+struct BasicCredentials {
+    user: String,
+    password: String,
 }
 
 impl Authenticator {
-    pub fn new(store: Store) -> Authenticator {
+    pub fn new(store: Store, limits: &Limits) -> Authenticator {
         Authenticator {
             store,
             verified_logins: Arc::default(),
             password_checks: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_PASSWORD_CHECKS)),
+            throttle: Arc::new(LoginThrottle::new(ThrottleSettings {
+                per_user: limits.login_failures_per_user,
+                per_address: limits.login_failures_per_address,
+                window: Duration::from_secs(limits.login_window_secs),
+            })),
         }
+    }
+
+    /// The principal of a request, from its `Authorization` header; `peer` is the client's
+    /// address (see [`peer_address`]), which failed logins are also counted by.
+    pub async fn authenticate_request(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .ok_or(AuthError::Missing)?;
+        self.authenticate(value, peer).await
     }
 
     /// The principal for an `Authorization` header value.
-    pub async fn authenticate(&self, header: &HeaderValue) -> Result<Principal, StoreError> {
-        let value = header.to_str().map_err(|_| StoreError::Unauthenticated)?;
-        let (scheme, credentials) = value.split_once(' ').ok_or(StoreError::Unauthenticated)?;
+    pub async fn authenticate(
+        &self,
+        header: &HeaderValue,
+        peer: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
+        let value = header.to_str().map_err(|_| AuthError::Invalid)?;
+        let (scheme, credentials) = value.split_once(' ').ok_or(AuthError::Invalid)?;
         let credentials = credentials.trim();
-        if scheme.eq_ignore_ascii_case("bearer") {
+        let result = if scheme.eq_ignore_ascii_case("bearer") {
             self.bearer(credentials).await
         } else if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(credentials)
-                .map_err(|_| StoreError::Unauthenticated)?;
-            let decoded = String::from_utf8(decoded).map_err(|_| StoreError::Unauthenticated)?;
-            let (user, password) = decoded.split_once(':').ok_or(StoreError::Unauthenticated)?;
-            self.basic(user, password).await
+            match decode_basic(credentials) {
+                Some(basic) => return self.basic(&basic.user, &basic.password, peer).await,
+                None => Err(AuthError::Invalid),
+            }
         } else {
-            Err(StoreError::Unauthenticated)
+            Err(AuthError::Invalid)
+        };
+        if matches!(result, Err(AuthError::Invalid)) {
+            // A bad token is no password guess, but a flood of them from one address is
+            // throttled like one.
+            self.record_failure(None, peer);
+            if let Some(retry_after) = self.throttle.retry_after(None, peer) {
+                return Err(AuthError::Throttled { retry_after });
+            }
         }
+        result
     }
 
     /// A bearer token.
-    pub async fn bearer(&self, token: &str) -> Result<Principal, StoreError> {
+    pub async fn bearer(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.is_empty() || token.len() > MAX_CREDENTIAL_CHARS {
+            return Err(AuthError::Invalid);
+        }
         self.store
             .principal_for_secret(CredentialKind::Token, &secret::hash_secret(token))
             .await?
-            .ok_or(StoreError::Unauthenticated)
+            .ok_or(AuthError::Invalid)
     }
 
     /// A user name with the account password or one of the user's app passwords.
-    pub async fn basic(&self, user: &str, password: &str) -> Result<Principal, StoreError> {
+    pub async fn basic(
+        &self,
+        user: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
+        if user.is_empty() || user.len() > MAX_CREDENTIAL_CHARS {
+            return Err(AuthError::Invalid);
+        }
+        if password.len() > MAX_CREDENTIAL_CHARS {
+            self.record_failure(Some(user), peer);
+            return Err(AuthError::Invalid);
+        }
         let cache_key = secret::hash_secret(&format!("{user}\0{password}"));
         if let Some(principal) = self.cached(&cache_key) {
             return Ok(principal);
         }
-        // App passwords first: one indexed lookup, no argon2.
+        // App passwords first: one indexed lookup, no argon2, never throttled (see
+        // `throttle`).
         if let Some(principal) = self
             .store
             .principal_for_secret(CredentialKind::AppPassword, &secret::hash_secret(password))
@@ -93,11 +245,13 @@ impl Authenticator {
             self.remember(cache_key, &principal);
             return Ok(principal);
         }
-        let _permit = self
-            .password_checks
-            .acquire()
+        if let Some(retry_after) = self.throttle.retry_after(Some(user), peer) {
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let _permit = tokio::time::timeout(PASSWORD_QUEUE_WAIT, self.password_checks.acquire())
             .await
-            .map_err(|_| StoreError::Unauthenticated)?;
+            .map_err(|_| AuthError::Busy)?
+            .map_err(|_| AuthError::Busy)?;
         if let Some(principal) = self.cached(&cache_key) {
             return Ok(principal);
         }
@@ -108,7 +262,8 @@ impl Authenticator {
                 secret::verify_password("x", dummy_hash());
             })
             .await;
-            return Err(StoreError::Unauthenticated);
+            self.record_failure(Some(user), peer);
+            return Err(AuthError::Invalid);
         };
         let password = password.to_owned();
         let ok =
@@ -116,10 +271,25 @@ impl Authenticator {
                 .await
                 .unwrap_or(false);
         if !ok {
-            return Err(StoreError::Unauthenticated);
+            self.record_failure(Some(user), peer);
+            return Err(AuthError::Invalid);
         }
+        self.throttle.succeeded(user);
         self.remember(cache_key, &principal);
         Ok(principal)
+    }
+
+    fn record_failure(&self, user: Option<&str>, peer: Option<IpAddr>) {
+        let peer_text = peer.map(|p| p.to_string()).unwrap_or_default();
+        if self.throttle.failed(user, peer) {
+            tracing::warn!(
+                user = user.unwrap_or(""),
+                address = %peer_text,
+                "failed logins reached the throttle threshold; further attempts get 429"
+            );
+        } else {
+            tracing::info!(user = user.unwrap_or(""), address = %peer_text, "failed login");
+        }
     }
 
     fn cached(&self, key: &str) -> Option<Principal> {
@@ -150,23 +320,32 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| secret::hash_password("no such user").unwrap_or_default())
 }
 
-/// Extractor: the authenticated principal, or a 401 with `WWW-Authenticate`.
+/// `user:password` of a Basic credential (RFC 7617), UTF-8.
+fn decode_basic(credentials: &str) -> Option<BasicCredentials> {
+    if credentials.len() > 4 * MAX_CREDENTIAL_CHARS {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(credentials)
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some(BasicCredentials {
+        user: user.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+/// Extractor: the authenticated principal, or the plain-text rejection of [`AuthError`].
 pub struct RequirePrincipal(pub Principal);
 
-/// The 401 answer every front end gives for missing or wrong credentials.
-pub fn unauthorized(message: &str) -> Response {
-    let mut response = (StatusCode::UNAUTHORIZED, message.to_owned()).into_response();
-    let headers = response.headers_mut();
-    headers.append(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_str(&format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""))
-            .expect("static header value"),
-    );
-    headers.append(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_str(&format!("Bearer realm=\"{REALM}\"")).expect("static header value"),
-    );
-    response
+/// The plain-text answer for a request without a usable principal (CardDAV and other
+/// non-GraphQL routes).
+pub fn rejection(error: &AuthError) -> Response {
+    if let AuthError::Unavailable(e) = error {
+        tracing::warn!(error = %e, "authentication: database unavailable");
+    }
+    error.decorate(format!("{error}\n").into_response())
 }
 
 impl<S> FromRequestParts<S> for RequirePrincipal
@@ -178,16 +357,42 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let authenticator = Authenticator::from_ref(state);
-        let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized("authentication required"));
-        };
-        match authenticator.authenticate(header).await {
-            Ok(principal) => Ok(RequirePrincipal(principal)),
-            Err(StoreError::Unavailable(e)) => {
-                tracing::warn!(error = %e, "authentication: database unavailable");
-                Err((StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response())
-            }
-            Err(_) => Err(unauthorized("invalid credentials")),
+        authenticator
+            .authenticate_request(&parts.headers, peer_address(&parts.extensions))
+            .await
+            .map(RequirePrincipal)
+            .map_err(|error| rejection(&error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn basic_credentials_decode_and_refuse_garbage() {
+        let encoded = base64::engine::general_purpose::STANDARD.encode("alice:pa:ss wörd");
+        let basic = decode_basic(&encoded).unwrap();
+        assert_eq!(
+            (basic.user.as_str(), basic.password.as_str()),
+            ("alice", "pa:ss wörd")
+        );
+        assert!(decode_basic("not base64!").is_none());
+        assert!(
+            decode_basic(&base64::engine::general_purpose::STANDARD.encode("no-colon")).is_none()
+        );
+        assert!(decode_basic(&"QUFB".repeat(MAX_CREDENTIAL_CHARS)).is_none());
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::config())]
+
+        /// Any header text decodes or is refused; nothing panics.
+        #[test]
+        fn fuzz_basic_decoding(text in ".{0,200}", bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_basic(&text);
+            let _ = decode_basic(&base64::engine::general_purpose::STANDARD.encode(&bytes));
         }
     }
 }

@@ -247,7 +247,7 @@ impl IntoResponse for DavError {
                     .insert(header::ALLOW, HeaderValue::from_static(allow));
                 response
             }
-            DavError::Unauthorized => crate::auth::unauthorized("invalid credentials"),
+            DavError::Unauthorized => crate::auth::rejection(&crate::auth::AuthError::Invalid),
         }
     }
 }

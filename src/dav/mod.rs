@@ -102,7 +102,8 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, DavErro
         store: state.store.clone(),
         principal,
         headers: parts.headers,
-        max_body: state.max_body_bytes,
+        max_body: state.limits.max_body_bytes,
+        limits: state.limits.clone(),
     };
     match parts.method.as_str() {
         "OPTIONS" => Ok(options(allow_for(&target))),
@@ -143,6 +144,7 @@ pub struct Ctx {
     pub principal: Principal,
     pub headers: HeaderMap,
     pub max_body: usize,
+    pub limits: std::sync::Arc<crate::limits::Limits>,
 }
 
 /// The `Depth` header (RFC 4918 10.2); `infinity` is served as 1, since no collection here

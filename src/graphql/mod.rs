@@ -22,13 +22,13 @@ use async_graphql::{Context, Data, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
-use crate::auth::{Authenticator, REALM};
-use crate::store::{Principal, Store, StoreError};
+use crate::auth::{AuthError, Authenticator, Peer};
+use crate::store::{Principal, Store};
 use loaders::{GroupsLoader, RequestBooks};
 use mutation::MutationRoot;
 use query::QueryRoot;
@@ -93,49 +93,41 @@ pub fn router() -> Router<AppState> {
         .route("/graphql/ws", get(subscribe))
 }
 
-/// A GraphQL-shaped 401: the client's GraphQL library can read the code, and browsers and
-/// HTTP tools see the challenge.
-fn unauthenticated_response(message: &str) -> Response {
+/// A GraphQL-shaped rejection: the client's GraphQL library can read the code, and browsers
+/// and HTTP tools see the status and its headers (challenge or `Retry-After`).
+fn auth_rejection(error: &AuthError) -> Response {
+    let code = match error {
+        AuthError::Missing | AuthError::Invalid => "UNAUTHENTICATED",
+        AuthError::Throttled { .. } => "TOO_MANY_REQUESTS",
+        AuthError::Busy | AuthError::Unavailable(_) => "UNAVAILABLE",
+    };
+    if let AuthError::Unavailable(e) = error {
+        tracing::warn!(error = %e, "authentication: database unavailable");
+    }
     let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }]
+        "errors": [{ "message": error.to_string(), "extensions": { "code": code } }]
     });
-    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("Bearer realm=\"{REALM}\"")) {
-        response
-            .headers_mut()
-            .append(header::WWW_AUTHENTICATE, value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&format!("Basic realm=\"{REALM}\", charset=\"UTF-8\""))
-    {
-        response
-            .headers_mut()
-            .append(header::WWW_AUTHENTICATE, value);
-    }
-    response
+    error.decorate(axum::Json(body).into_response())
 }
 
 async fn authenticate(
     authenticator: &Authenticator,
     headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
 ) -> Result<Principal, Response> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthenticated_response("authentication required"));
-    };
-    match authenticator.authenticate(value).await {
-        Ok(principal) => Ok(principal),
-        Err(StoreError::Unavailable(_)) => {
-            Err((StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response())
-        }
-        Err(_) => Err(unauthenticated_response("invalid credentials")),
-    }
+    authenticator
+        .authenticate_request(headers, peer)
+        .await
+        .map_err(|error| auth_rejection(&error))
 }
 
 async fn execute(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    let principal = match authenticate(&state.authenticator, &headers).await {
+    let principal = match authenticate(&state.authenticator, &headers, peer).await {
         Ok(p) => p,
         Err(response) => return response,
     };
@@ -149,12 +141,13 @@ async fn execute(
 /// headers on WebSockets).
 async fn subscribe(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     protocol: GraphQLProtocol,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let from_header = match headers.get(header::AUTHORIZATION) {
-        Some(_) => match authenticate(&state.authenticator, &headers).await {
+        Some(_) => match authenticate(&state.authenticator, &headers, peer).await {
             Ok(principal) => Some(principal),
             Err(response) => return response,
         },
@@ -168,7 +161,7 @@ async fn subscribe(
                 .on_connection_init(move |payload| async move {
                     let principal = match from_header {
                         Some(p) => p,
-                        None => principal_from_init(&state.authenticator, &payload).await?,
+                        None => principal_from_init(&state.authenticator, &payload, peer).await?,
                     };
                     Ok(request_data(&state, principal))
                 })
@@ -179,6 +172,7 @@ async fn subscribe(
 async fn principal_from_init(
     authenticator: &Authenticator,
     payload: &serde_json::Value,
+    peer: Option<std::net::IpAddr>,
 ) -> async_graphql::Result<Principal> {
     let credential = ["Authorization", "authorization"]
         .iter()
@@ -198,7 +192,7 @@ async fn principal_from_init(
         .ok_or_else(errors::unauthenticated)?;
     let value = HeaderValue::from_str(&credential).map_err(|_| errors::unauthenticated())?;
     authenticator
-        .authenticate(&value)
+        .authenticate(&value, peer)
         .await
         .map_err(|_| errors::unauthenticated())
 }

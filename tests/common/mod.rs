@@ -121,14 +121,25 @@ pub fn fixture(name: &str) -> String {
 /// Serves the real router on a free loopback port for the rest of the test; returns its base
 /// URL (`http://127.0.0.1:PORT`).
 pub async fn serve(store: &Store) -> String {
-    let state = rolodex::app::AppState::new(store.clone(), 1024 * 1024);
+    let options = rolodex::app::AppOptions {
+        limits: rolodex::limits::Limits {
+            max_body_bytes: 1024 * 1024,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let state = rolodex::app::AppState::new(store.clone(), options);
     let router = rolodex::app::build_router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     });
     format!("http://{address}")
 }

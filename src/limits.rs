@@ -1,0 +1,155 @@
+//! Every limit on what one request may cost, in one place: the defaults, their names in the
+//! TOML file (`[limits]`) and in the environment (`ROLODEX_` + the key in upper case), and the
+//! one struct both front ends and the store read them from.
+//!
+//! Each limit is refused with a clear client error where it is hit (CardDAV precondition
+//! elements, GraphQL `extensions.code`); README's "Limits" section lists them all, and a test
+//! checks that it does.
+
+use serde::Deserialize;
+
+/// Declares the limits once: the struct, its defaults, the environment overrides and the
+/// table README documents.
+macro_rules! limits {
+    ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:expr, )+) => {
+        /// Limits on request size and cost. See the module documentation.
+        #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct Limits {
+            $( $(#[doc = $doc])+ pub $name: $ty, )+
+        }
+
+        impl Default for Limits {
+            fn default() -> Self {
+                Limits { $( $name: $default, )+ }
+            }
+        }
+
+        impl Limits {
+            /// `(key, default, meaning)` of every limit, in declaration order.
+            pub fn documented() -> Vec<(&'static str, String, String)> {
+                let defaults = Limits::default();
+                vec![$(
+                    (
+                        stringify!($name),
+                        defaults.$name.to_string(),
+                        [$($doc),+].iter().map(|line| line.trim()).collect::<Vec<_>>().join(" "),
+                    ),
+                )+]
+            }
+
+            /// Applies `ROLODEX_<KEY>` environment variables over these values.
+            pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Limits, LimitError> {
+                $(
+                    let variable = concat!("ROLODEX_", stringify!($name)).to_ascii_uppercase();
+                    if let Some(value) = env(&variable) {
+                        self.$name = value.trim().parse().map_err(|_| LimitError {
+                            variable: variable.clone(),
+                            value,
+                        })?;
+                    }
+                )+
+                Ok(self)
+            }
+        }
+    };
+}
+
+limits! {
+    /// Largest request body, in bytes; refused with 413 before any of it is parsed.
+    max_body_bytes: usize = 16 * 1024 * 1024,
+    /// Largest vCard stored (PUT, GraphQL, import), in bytes; advertised as CardDAV
+    /// `max-resource-size`, refused with 413 and `CARDDAV:max-resource-size`.
+    max_card_bytes: usize = 2 * 1024 * 1024,
+    /// Most properties (lines) in one vCard.
+    max_card_properties: usize = 2_000,
+    /// Most `href`s in one CardDAV `addressbook-multiget`.
+    max_multiget_hrefs: usize = 1_000,
+    /// Most `prop-filter`, `param-filter` and `text-match` elements, together, in one CardDAV
+    /// `addressbook-query`.
+    max_filter_elements: usize = 64,
+    /// Card text one CardDAV REPORT answer carries, in bytes; a larger answer is truncated with
+    /// `DAV:number-of-matches-within-limits` (the client asks again for the rest).
+    max_report_card_bytes: usize = 64 * 1024 * 1024,
+    /// Most words in one GraphQL `search` (or lookup) text.
+    max_search_terms: usize = 16,
+    /// Longest GraphQL `search` text, in characters.
+    max_search_chars: usize = 256,
+    /// Deepest GraphQL query.
+    graphql_max_depth: usize = 16,
+    /// Largest GraphQL query complexity; lists cost their page size times their fields, whole-book
+    /// fields (exports, change feeds) cost like the largest page of their kind.
+    graphql_max_complexity: usize = 20_000,
+    /// Most root fields (aliases included) in one GraphQL operation.
+    graphql_max_root_fields: usize = 32,
+    /// Largest GraphQL page (`first`/`last`).
+    graphql_max_page_size: usize = 100,
+    /// Most subscriptions open at once on one GraphQL WebSocket.
+    graphql_max_subscriptions: usize = 16,
+    /// Largest GraphQL WebSocket message, in bytes.
+    graphql_ws_max_message_bytes: usize = 64 * 1024,
+    /// Seconds a GraphQL WebSocket may wait before `connection_init` (then closed with 4408).
+    graphql_ws_init_timeout_secs: u64 = 10,
+    /// Failed logins per user name within `login_window_secs` before further attempts for that
+    /// name are answered 429.
+    login_failures_per_user: u32 = 10,
+    /// Failed logins per client address within `login_window_secs` before further attempts
+    /// from it are answered 429.
+    login_failures_per_address: u32 = 30,
+    /// The window, in seconds, failed logins are counted over (and the longest `Retry-After`).
+    login_window_secs: u64 = 300,
+    /// Days the change log keeps entries; a sync token older than that is refused
+    /// (`DAV:valid-sync-token`, `INVALID_SYNC_TOKEN`) and the client syncs from scratch.
+    change_retention_days: u32 = 90,
+    /// Size, in bytes, the managed PostgreSQL's log may reach before it is rotated (two files
+    /// are kept).
+    postgres_log_bytes: u64 = 8 * 1024 * 1024,
+}
+
+/// A `ROLODEX_*` limit variable that is not a number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}={value:?} is not a valid number")]
+pub struct LimitError {
+    pub variable: String,
+    pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults_and_names_bad_values() {
+        let limits = Limits::default()
+            .with_env(|name| (name == "ROLODEX_MAX_CARD_BYTES").then(|| "1000".to_owned()))
+            .unwrap();
+        assert_eq!(limits.max_card_bytes, 1000);
+        assert_eq!(
+            limits.max_multiget_hrefs,
+            Limits::default().max_multiget_hrefs
+        );
+        let error = Limits::default()
+            .with_env(|name| (name == "ROLODEX_MAX_SEARCH_TERMS").then(|| "many".to_owned()))
+            .unwrap_err();
+        assert_eq!(error.variable, "ROLODEX_MAX_SEARCH_TERMS");
+    }
+
+    #[test]
+    fn toml_table_reads_keys_and_refuses_unknown_ones() {
+        let limits: Limits = toml::from_str("max_card_bytes = 5\n").unwrap();
+        assert_eq!(limits.max_card_bytes, 5);
+        assert_eq!(limits.max_filter_elements, 64);
+        assert!(toml::from_str::<Limits>("max_cards = 5\n").is_err());
+    }
+
+    #[test]
+    fn every_limit_is_documented_in_readme() {
+        let readme = include_str!("../README.md");
+        for (key, _, _) in Limits::documented() {
+            assert!(
+                readme.contains(&format!("`{key}`")),
+                "README does not list `{key}`"
+            );
+        }
+    }
+}
