@@ -11,7 +11,7 @@ use axum::routing::get;
 use crate::auth::Authenticator;
 use crate::graphql::RolodexSchema;
 use crate::limits::Limits;
-use crate::store::{ChangeHub, Store};
+use crate::store::{CardLimits, ChangeHub, Store};
 
 /// What the server is told besides where its database is.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +37,9 @@ pub struct AppState {
 
 impl AppState {
     /// Must be called inside a tokio runtime (the change listener starts in the background).
+    /// The store is given the card limits of `options`.
     pub fn new(store: Store, options: AppOptions) -> AppState {
+        let store = store.with_card_limits(CardLimits::from(&options.limits));
         AppState {
             authenticator: Authenticator::new(store.clone(), &options.limits),
             changes: ChangeHub::start(store.database_url()),

@@ -10,8 +10,8 @@ use rolodex::auth::secret;
 use rolodex::config::{DatabaseArgs, DatabaseLocation, ServeArgs, Settings};
 use rolodex::pg::{ManagedPostgres, PgError, running_cluster_url};
 use rolodex::store::{
-    AddressBook, CredentialKind, DEFAULT_ADDRESS_BOOK, ExportFormat, ImportOptions, NewCredential,
-    Principal, Store,
+    AddressBook, CardLimits, CredentialKind, DEFAULT_ADDRESS_BOOK, ExportFormat, ImportOptions,
+    NewCredential, Principal, Store,
 };
 
 #[derive(Debug, Parser)]
@@ -217,7 +217,7 @@ impl Database {
             }
         };
         let store = match Store::connect(&url, &settings.pool).await {
-            Ok(store) => store,
+            Ok(store) => store.with_card_limits(CardLimits::from(&settings.limits)),
             Err(e) => {
                 if let Some(pg) = managed {
                     let _ = pg.stop().await;

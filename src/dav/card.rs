@@ -107,9 +107,10 @@ pub async fn put(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, Dav
             ));
         }
     }
-    let bytes = ctx.body(body).await.map_err(|e| {
+    let card_limit = ctx.limits.max_card_bytes.min(ctx.max_body);
+    let bytes = ctx.body_up_to(body, card_limit).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            DavError::too_large(ctx.max_body)
+            DavError::too_large(card_limit)
         } else {
             e
         }

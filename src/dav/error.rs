@@ -12,7 +12,7 @@ use super::xml::request::RequestError;
 use super::xml::tree::XmlError;
 use super::xml::write::error_body;
 use crate::domain::vcard::VCardError;
-use crate::store::StoreError;
+use crate::store::{CardLimitExceeded, StoreError};
 
 /// A failed DAV request.
 #[derive(Debug)]
@@ -136,6 +136,14 @@ impl From<StoreError> for DavError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "database unavailable, try again".to_owned(),
                 )
+            }
+            StoreError::CardLimit(limit @ CardLimitExceeded::Bytes { .. }) => DavError::condition(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                QName::carddav("max-resource-size"),
+                Some(limit.to_string()),
+            ),
+            StoreError::CardLimit(limit @ CardLimitExceeded::Properties { .. }) => {
+                DavError::invalid_card(limit.to_string())
             }
             StoreError::Database(e) => {
                 tracing::error!(error = %e, "dav: database error");

@@ -196,7 +196,7 @@ impl Ctx {
     }
 
     pub fn prop_context(&self) -> props::PropContext<'_> {
-        props::PropContext::new(self.user(), self.max_body, self.apple())
+        props::PropContext::new(self.user(), self.limits.max_card_bytes, self.apple())
     }
 
     /// One of the principal's address books by slug; 404 otherwise.
@@ -209,15 +209,22 @@ impl Ctx {
 
     /// Reads the whole body, refusing more than `max_body` bytes.
     pub async fn body(&self, body: Body) -> Result<Bytes, DavError> {
+        self.body_up_to(body, self.max_body).await
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes (and never more than
+    /// `max_body`) with 413 before reading past it.
+    pub async fn body_up_to(&self, body: Body, limit: usize) -> Result<Bytes, DavError> {
+        let limit = limit.min(self.max_body);
         let declared = self
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body as u64) {
-            return Err(body_too_large(self.max_body));
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(body_too_large(limit));
         }
-        axum::body::to_bytes(body, self.max_body)
+        axum::body::to_bytes(body, limit)
             .await
-            .map_err(|_| body_too_large(self.max_body))
+            .map_err(|_| body_too_large(limit))
     }
 
     /// Reads and parses an XML body; `None` when the body is empty.

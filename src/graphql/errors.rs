@@ -40,6 +40,10 @@ pub fn store_error(error: StoreError) -> Error {
             Error::new("the database is unavailable, try again")
                 .extend_with(|_, e| e.set("code", "UNAVAILABLE"))
         }
+        StoreError::CardLimit(limit) => Error::new(limit.to_string()).extend_with(|_, e| {
+            e.set("code", "TOO_LARGE");
+            e.set("field", "vcard");
+        }),
         StoreError::Database(detail) => {
             tracing::error!(error = %detail, "database error");
             Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))

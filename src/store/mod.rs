@@ -80,6 +80,69 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(DieselError),
+    /// A card beyond the configured size limits ([`CardLimits`]).
+    #[error(transparent)]
+    CardLimit(#[from] CardLimitExceeded),
+}
+
+/// How large a stored card may be (from [`crate::limits::Limits`]). Checked on every write
+/// path (CardDAV PUT, GraphQL writes, import), before parsing where the text is at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardLimits {
+    pub max_bytes: usize,
+    pub max_properties: usize,
+}
+
+impl Default for CardLimits {
+    fn default() -> Self {
+        let limits = crate::limits::Limits::default();
+        CardLimits::from(&limits)
+    }
+}
+
+impl From<&crate::limits::Limits> for CardLimits {
+    fn from(limits: &crate::limits::Limits) -> CardLimits {
+        CardLimits {
+            max_bytes: limits.max_card_bytes,
+            max_properties: limits.max_card_properties,
+        }
+    }
+}
+
+/// Which card limit a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CardLimitExceeded {
+    #[error("the vCard is larger than the limit of {limit} bytes")]
+    Bytes { limit: usize },
+    #[error("the vCard has more than {limit} properties")]
+    Properties { limit: usize },
+}
+
+impl CardLimits {
+    /// Refuses text longer than the limit (before any parsing).
+    pub fn check_bytes(&self, text: &str) -> Result<(), CardLimitExceeded> {
+        if text.len() > self.max_bytes {
+            return Err(CardLimitExceeded::Bytes {
+                limit: self.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a parsed card with too many properties, or whose text is too long.
+    pub fn check(
+        &self,
+        card: &crate::domain::vcard::Card,
+        text: &str,
+    ) -> Result<(), CardLimitExceeded> {
+        self.check_bytes(text)?;
+        if card.vcard().entries.len() > self.max_properties {
+            return Err(CardLimitExceeded::Properties {
+                limit: self.max_properties,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl From<DieselError> for StoreError {
@@ -142,6 +205,7 @@ pub struct Store {
     pool: PgPool,
     database_url: String,
     queries: QueryCounter,
+    card_limits: CardLimits,
 }
 
 impl fmt::Debug for Store {
@@ -160,6 +224,7 @@ impl Store {
             pool,
             database_url: database_url.to_owned(),
             queries,
+            card_limits: CardLimits::default(),
         };
         drop(store.conn().await?);
         Ok(store)
@@ -179,6 +244,18 @@ impl Store {
             );
         }
         Ok(applied)
+    }
+
+    /// The same store, refusing cards beyond `limits` (the defaults of [`CardLimits`]
+    /// otherwise).
+    pub fn with_card_limits(mut self, limits: CardLimits) -> Store {
+        self.card_limits = limits;
+        self
+    }
+
+    /// The card limits every write checks.
+    pub fn card_limits(&self) -> CardLimits {
+        self.card_limits
     }
 
     /// The URL this store connects to (for LISTEN connections of the subscription layer).

@@ -20,7 +20,7 @@ use super::children;
 use super::commit::{Written, stamp_revisions};
 use super::projection::{self, StoredCard};
 use super::reads::assemble;
-use super::{ContactRecord, Principal, Store, StoreError, StoreResult};
+use super::{CardLimits, ContactRecord, Principal, Store, StoreError, StoreResult};
 use crate::db::models::ContactRow;
 use crate::db::prepared::Prepared;
 use crate::db::schema::{address_books, contacts};
@@ -99,7 +99,8 @@ fn render_version_for(code: i16) -> RenderVersion {
     }
 }
 
-fn prepare_parsed(card: &Card, text: String) -> StoreResult<PreparedCard> {
+fn prepare_parsed(card: &Card, text: String, limits: CardLimits) -> StoreResult<PreparedCard> {
+    limits.check(card, &text)?;
     let uid = card.uid().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
         StoreError::Validation(ValidationError {
             field: "UID",
@@ -126,8 +127,9 @@ impl Store {
         text: &str,
         precondition: Precondition,
     ) -> StoreResult<PutOutcome> {
+        self.card_limits.check_bytes(text)?;
         let card = vcard::parse_one(text)?;
-        let prepared = prepare_parsed(&card, text.to_owned())?;
+        let prepared = prepare_parsed(&card, text.to_owned(), self.card_limits)?;
         let mut conn = self.conn().await?;
         let mut attempt = 1;
         loop {
@@ -184,7 +186,7 @@ impl Store {
         card.apply_patch(patch);
         card.ensure_display_name();
         let text = card.render(RenderVersion::V4);
-        let prepared = prepare_parsed(&card, text)?;
+        let prepared = prepare_parsed(&card, text, self.card_limits)?;
         let href = format!("{uid}.vcf");
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async move |conn| {
@@ -213,6 +215,7 @@ impl Store {
     ) -> StoreResult<ContactRecord> {
         patch.validate()?;
         let precondition = Precondition::if_match(if_match);
+        let limits = self.card_limits;
         let mut conn = self.conn().await?;
         conn.transaction::<_, StoreError, _>(async move |conn| {
             let existing = lock_card_by_id(conn, principal, id).await?;
@@ -224,7 +227,7 @@ impl Store {
             card.apply_patch(patch);
             card.ensure_display_name();
             let text = card.render(render_version_for(existing.vcard_version));
-            let mut prepared = prepare_parsed(&card, text)?;
+            let mut prepared = prepare_parsed(&card, text, limits)?;
             // A patch never moves a card to another UID: the href and sync identity stay.
             prepared.uid = existing.uid.clone();
             write_card(

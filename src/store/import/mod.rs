@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use self::batch::Seen;
 use self::plan::{Existing, Plan, Write};
 use super::writes::Precondition;
-use super::{Principal, Store, StoreError, StoreResult};
+use super::{CardLimits, Principal, Store, StoreError, StoreResult};
 use chrono::Utc;
 
 use crate::domain::formats::{self, Entry, Format, Record, Stored};
@@ -216,7 +216,7 @@ impl Run<'_> {
         let uids: Vec<String> = entries.iter().filter_map(Entry::uid).collect();
         for attempt in 0..=REPLANS {
             let existing = self.existing(&uids).await?;
-            let plans = plan_all(&mut entries, &existing);
+            let plans = plan_all(&mut entries, &existing, self.store.card_limits());
             if self.options.dry_run {
                 self.finish_dry(entries, plans);
                 return Ok(());
@@ -369,7 +369,11 @@ impl Run<'_> {
 }
 
 /// Plans every entry of a batch against the cards found for it.
-fn plan_all(entries: &mut [Entry], existing: &[Existing]) -> Vec<Result<Plan, String>> {
+fn plan_all(
+    entries: &mut [Entry],
+    existing: &[Existing],
+    limits: CardLimits,
+) -> Vec<Result<Plan, String>> {
     let by_uid: HashMap<&str, &Existing> = existing.iter().map(|e| (e.uid.as_str(), e)).collect();
     let mut taken: HashSet<String> = existing.iter().map(|e| e.href.clone()).collect();
     entries
@@ -377,7 +381,7 @@ fn plan_all(entries: &mut [Entry], existing: &[Existing]) -> Vec<Result<Plan, St
         .map(|entry| {
             let uid = entry.uid();
             let found = uid.as_deref().and_then(|u| by_uid.get(u).copied());
-            plan::plan(entry, found, &mut taken)
+            plan::plan(entry, found, &mut taken, limits)
         })
         .collect()
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use super::super::CardLimits;
 use crate::domain::contact::ContactFields;
 use crate::domain::etag;
 use crate::domain::formats::{self, Entry, Record, Stored, derived_uid};
@@ -79,6 +80,7 @@ pub(super) fn plan(
     entry: &mut Entry,
     existing: Option<&Existing>,
     taken: &mut HashSet<String>,
+    limits: CardLimits,
 ) -> Result<Plan, String> {
     let (card, uid) = match &entry.record {
         Err(reason) => return Err(reason.clone()),
@@ -117,7 +119,9 @@ pub(super) fn plan(
         return Ok(Plan::Unchanged { id: existing.id });
     }
     // The projection comes from the text as stored, as for any other write.
+    limits.check_bytes(&text).map_err(|e| e.to_string())?;
     let stored = vcard::parse_one(&text).map_err(|e| format!("invalid vCard: {e}"))?;
+    limits.check(&stored, &text).map_err(|e| e.to_string())?;
     if stored.uid().as_deref() != Some(uid.as_str()) || uid.trim().is_empty() {
         return Err(format!("the card's UID changed while storing it ({uid:?})"));
     }
