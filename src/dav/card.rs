@@ -37,17 +37,20 @@ pub async fn get(ctx: &Ctx, target: &Target, head: bool) -> Result<Response, Dav
             (text, Some(quoted), Some(http_date(&card.meta.updated_at)))
         }
         Target::Book { slug, .. } => {
-            // An export of the whole book: every card's stored text, one after the other.
+            // An export of the whole book: every card's stored text, one after the other,
+            // streamed (see `listing`), so its length is not known up front.
             let book = ctx.book(slug).await?;
-            let cards = ctx.store.card_bodies(&ctx.principal, book.id, None).await?;
-            let mut text = String::with_capacity(cards.iter().map(|c| c.vcard.len() + 2).sum());
-            for card in &cards {
-                text.push_str(&card.vcard);
-                if !card.vcard.ends_with('\n') {
-                    text.push_str("\r\n");
-                }
-            }
-            (text, None, Some(http_date(&book.updated_at)))
+            let body = if head {
+                Body::empty()
+            } else {
+                let cards = ctx.store.card_metas(&ctx.principal, book.id, None).await?;
+                super::listing::card_texts_body(ctx, book.id, cards)
+            };
+            let mut response = Response::new(body);
+            let headers = response.headers_mut();
+            insert(headers, header::CONTENT_TYPE, VCARD_CONTENT_TYPE);
+            insert(headers, header::LAST_MODIFIED, &http_date(&book.updated_at));
+            return Ok(response);
         }
         _ => {
             let text = format!(

@@ -17,6 +17,7 @@
 
 pub mod card;
 pub mod error;
+pub mod listing;
 pub mod negotiate;
 pub mod paths;
 pub mod propfind;

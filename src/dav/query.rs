@@ -6,80 +6,52 @@
 //! the filter the text every matching card must contain ([`candidates`]) and lets the store
 //! find those cards through a trigram index; only they are parsed and matched exactly. Filters
 //! that can match a card without any text (`is-not-defined`, negated matches, a bare
-//! `prop-filter`) read the whole book, off the async runtime when it is big.
+//! `prop-filter`) read the whole book. Either way the cards are read, matched and answered a
+//! slice at a time ([`super::listing`]), so memory does not grow with the book.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::listing::{Entry, Listing, Matching};
 use super::paths;
-use super::props::{Resource, write_response};
 use super::xml::filter::{Collation, Filter, MatchType, ParamFilter, PropFilter, TextMatch};
-use super::xml::names::QName;
 use super::xml::request::Props;
-use super::xml::write::Multistatus;
-use super::{Ctx, DavError, multistatus};
+use super::{Ctx, DavError};
 use crate::domain::text;
 use crate::domain::vcard::{self, PropertyView};
-use crate::store::{AddressBook, CardBody, TextCandidates};
-
-/// Above this many cards, filtering runs on the blocking pool (parsing ~10k cards takes long
-/// enough to stall other requests on a runtime worker).
-const INLINE_LIMIT: usize = 200;
+use crate::store::{AddressBook, TextCandidates};
 
 pub async fn handle(
     ctx: &Ctx,
     book: &AddressBook,
-    props: &Props,
+    props: Props,
     filter: Filter,
     limit: Option<usize>,
 ) -> Result<Response, DavError> {
-    let cards = match candidates(&filter) {
+    let narrowed = match candidates(&filter) {
         Some(needles) => {
             ctx.store
-                .card_bodies_matching(&ctx.principal, book.id, &needles)
+                .card_metas_matching(&ctx.principal, book.id, &needles)
                 .await?
         }
-        None => ctx.store.card_bodies(&ctx.principal, book.id, None).await?,
+        None => None,
     };
-    let (cards, matched) = if cards.len() > INLINE_LIMIT {
-        tokio::task::spawn_blocking(move || {
-            let matched = matching(&filter, &cards);
-            (cards, matched)
-        })
-        .await
-        .map_err(|_| DavError::Status(StatusCode::INTERNAL_SERVER_ERROR, "query failed".into()))?
-    } else {
-        let matched = matching(&filter, &cards);
-        (cards, matched)
+    let mut cards = match narrowed {
+        Some(cards) => cards,
+        None => ctx.store.card_metas(&ctx.principal, book.id, None).await?,
     };
-    let truncated = limit.is_some_and(|n| matched.len() > n);
-    let shown = limit.map_or(matched.len(), |n| n.min(matched.len()));
-
+    // In href order, so a truncated answer is the same subset every time.
+    cards.sort_unstable_by(|a, b| a.href.cmp(&b.href));
+    let entries = cards.into_iter().map(Entry::Card).collect();
     let book_href = paths::book_href(ctx.user(), &book.slug);
-    let mut prop_ctx = ctx.prop_context();
-    prop_ctx.address_version = props.address_version;
-    let with_data = props.wants_address_data();
-    let mut ms = Multistatus::new(ctx.minimal());
-    for &i in &matched[..shown] {
-        let card = &cards[i];
-        let href = paths::card_href(&book_href, &card.meta.href);
-        let resource = Resource::Card {
-            meta: &card.meta,
-            body: with_data.then_some((card.vcard.as_str(), card.vcard_version)),
-        };
-        write_response(&mut ms, &href, &resource, &props.selection, &prop_ctx);
-    }
-    if truncated {
-        // RFC 6352 8.6.1: a truncated answer says so with a 507 for the request URI.
-        ms.status_response_with_error(
-            &book_href,
-            StatusCode::INSUFFICIENT_STORAGE,
-            Some(&QName::dav("number-of-matches-within-limits")),
-        );
-    }
-    Ok(multistatus(ms.finish()))
+    Ok(Listing::new(ctx, book.id, book_href, props, entries)
+        .matching(Matching {
+            filter: Arc::new(filter),
+            limit,
+        })
+        .into_response())
 }
 
 /// Text that any card the filter matches must contain (in its match text), or `None` when the
@@ -136,22 +108,20 @@ fn candidate_needle(text_match: &TextMatch) -> Option<String> {
     usable.then(|| text::casemap(&text_match.text))
 }
 
-/// Indexes of the cards the filter matches. A stored card that no longer parses matches
+/// Which of the card texts the filter matches. A stored card that no longer parses matches
 /// nothing (it is still listed by PROPFIND and sync).
-fn matching(filter: &Filter, cards: &[CardBody]) -> Vec<usize> {
+pub fn matching_texts(filter: &Filter, cards: &[String]) -> Vec<bool> {
+    if filter.props.is_empty() {
+        return vec![true; cards.len()];
+    }
     let compiled = Compiled::new(filter);
     cards
         .iter()
-        .enumerate()
-        .filter(|(_, card)| {
-            if filter.props.is_empty() {
-                return true;
-            }
-            vcard::parse_one(&card.vcard)
+        .map(|text| {
+            vcard::parse_one(text)
                 .map(|parsed| card_matches(&compiled, &parsed.properties()))
                 .unwrap_or(false)
         })
-        .map(|(i, _)| i)
         .collect()
 }
 

@@ -1,6 +1,7 @@
 //! REPORT dispatch, `addressbook-multiget` (RFC 6352 8.7) and `sync-collection` (RFC 6578).
 //!
-//! Both read cards in one query whatever their number, and only load card text when the
+//! Both list cards from their metadata (one query whatever their number) and send the answer
+//! through [`super::listing`], which reads card text a slice at a time and only when the
 //! client asked for `address-data`. Sync answers come from the store's change log; its entries
 //! are per card, while clients key by href, so changes are folded by href here (a deleted card's
 //! name may since have been reused by a new card).
@@ -11,13 +12,13 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::listing::{Entry, Listing};
 use super::paths::{self, Target};
-use super::props::{PropContext, Resource, parse_sync_token, sync_token_at, write_response};
+use super::props::{parse_sync_token, sync_token_at};
 use super::xml::names::QName;
 use super::xml::request::{self, Props, Report};
-use super::xml::write::Multistatus;
-use super::{Ctx, DavError, multistatus, query};
-use crate::store::{AddressBook, CardBody, CardMeta, ChangeOp, ChangedContact};
+use super::{Ctx, DavError, query};
+use crate::store::{AddressBook, CardMeta, ChangeOp, ChangedContact};
 
 pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
     let root = ctx
@@ -34,18 +35,18 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
     // Clients send these REPORTs with Depth 1, 0 or none; the answer is the same
     // (CARDDAV-INTEROP item 17).
     match report {
-        Report::Multiget { props, hrefs } => multiget(ctx, &book, &props, &hrefs).await,
+        Report::Multiget { props, hrefs } => multiget(ctx, &book, props, &hrefs).await,
         Report::Query { .. } | Report::Sync { .. } if on_card => Err(unsupported_here()),
         Report::Query {
             props,
             filter,
             limit,
-        } => query::handle(ctx, &book, &props, filter, limit).await,
+        } => query::handle(ctx, &book, props, filter, limit).await,
         Report::Sync {
             props,
             token,
             limit,
-        } => sync(ctx, &book, &props, token.as_deref(), limit).await,
+        } => sync(ctx, &book, props, token.as_deref(), limit).await,
     }
 }
 
@@ -57,78 +58,23 @@ fn unsupported_here() -> DavError {
     )
 }
 
-/// Cards of one book by name: metadata only, or with their text when `address-data` is wanted.
-pub(super) enum Loaded {
-    Metas(Vec<CardMeta>),
-    Bodies(Vec<CardBody>),
-}
-
-impl Loaded {
-    pub(super) async fn load(
-        ctx: &Ctx,
-        book_id: i64,
-        props: &Props,
-        names: Option<&[String]>,
-    ) -> Result<Loaded, DavError> {
-        Ok(if props.wants_address_data() {
-            Loaded::Bodies(
-                ctx.store
-                    .card_bodies(&ctx.principal, book_id, names)
-                    .await?,
-            )
-        } else {
-            Loaded::Metas(ctx.store.card_metas(&ctx.principal, book_id, names).await?)
-        })
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Loaded::Metas(m) => m.len(),
-            Loaded::Bodies(b) => b.len(),
-        }
-    }
-
-    fn meta(&self, index: usize) -> &CardMeta {
-        match self {
-            Loaded::Metas(m) => &m[index],
-            Loaded::Bodies(b) => &b[index].meta,
-        }
-    }
-
-    fn resource(&self, index: usize) -> Resource<'_> {
-        match self {
-            Loaded::Metas(m) => Resource::Card {
-                meta: &m[index],
-                body: None,
-            },
-            Loaded::Bodies(b) => Resource::Card {
-                meta: &b[index].meta,
-                body: Some((&b[index].vcard, b[index].vcard_version)),
-            },
-        }
-    }
-
-    /// Index of each card by name.
-    fn by_name(&self) -> HashMap<&str, usize> {
-        (0..self.len())
-            .map(|i| (self.meta(i).href.as_str(), i))
-            .collect()
-    }
-}
-
-fn prop_context<'a>(ctx: &'a Ctx, props: &Props) -> PropContext<'a> {
-    let mut prop_ctx = ctx.prop_context();
-    prop_ctx.address_version = props.address_version;
-    prop_ctx
-}
-
 async fn multiget(
     ctx: &Ctx,
     book: &AddressBook,
-    props: &Props,
+    props: Props,
     hrefs: &[String],
 ) -> Result<Response, DavError> {
     let user = ctx.user();
+    if hrefs.len() > ctx.limits.max_multiget_hrefs {
+        return Err(DavError::Status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "addressbook-multiget names {} hrefs; at most {} are served per request",
+                hrefs.len(),
+                ctx.limits.max_multiget_hrefs
+            ),
+        ));
+    }
     // Only hrefs naming a card of this very book are looked up; anything else (another
     // user's card, another book, garbage) is answered 404, like a card that does not exist.
     let names: Vec<Option<String>> = hrefs
@@ -152,60 +98,51 @@ async fn multiget(
     let mut wanted: Vec<String> = names.iter().flatten().cloned().collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let loaded = Loaded::load(ctx, book.id, props, Some(&wanted)).await?;
-    let index = loaded.by_name();
+    let metas = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        ctx.store
+            .card_metas(&ctx.principal, book.id, Some(&wanted))
+            .await?
+    };
+    let mut by_name: HashMap<String, CardMeta> =
+        metas.into_iter().map(|m| (m.href.clone(), m)).collect();
+    let entries = hrefs
+        .iter()
+        .zip(names)
+        .map(|(href, name)| match name.and_then(|n| by_name.remove(&n)) {
+            Some(meta) => Entry::Card(meta),
+            // Not a card of this book (or named twice under different spellings).
+            None => Entry::Status {
+                href: href.clone(),
+                status: StatusCode::NOT_FOUND,
+            },
+        })
+        .collect();
     let book_href = paths::book_href(user, &book.slug);
-    let prop_ctx = prop_context(ctx, props);
-    let mut ms = Multistatus::new(ctx.minimal());
-    for (href, name) in hrefs.iter().zip(&names) {
-        match name.as_deref().and_then(|n| index.get(n)) {
-            Some(&i) => {
-                let card_href = paths::card_href(&book_href, &loaded.meta(i).href);
-                write_response(
-                    &mut ms,
-                    &card_href,
-                    &loaded.resource(i),
-                    &props.selection,
-                    &prop_ctx,
-                );
-            }
-            None => ms.status_response(href, StatusCode::NOT_FOUND),
-        }
-    }
-    Ok(multistatus(ms.finish()))
+    Ok(Listing::new(ctx, book.id, book_href, props, entries).into_response())
 }
 
 async fn sync(
     ctx: &Ctx,
     book: &AddressBook,
-    props: &Props,
+    props: Props,
     token: Option<&str>,
     limit: Option<usize>,
 ) -> Result<Response, DavError> {
     let limit = limit.map(|n| n.max(1));
     let book_href = paths::book_href(ctx.user(), &book.slug);
-    let prop_ctx = prop_context(ctx, props);
-    let mut ms = Multistatus::new(ctx.minimal());
-    let (revision, truncated) = match token {
-        None => initial_sync(ctx, book, props, limit, &book_href, &prop_ctx, &mut ms).await?,
+    let (entries, revision, truncated) = match token {
+        None => initial_sync(ctx, book, limit).await?,
         Some(token) => {
             let since =
                 parse_sync_token(token, book.id).ok_or_else(DavError::invalid_sync_token)?;
-            incremental_sync(
-                ctx, book, props, since, limit, &book_href, &prop_ctx, &mut ms,
-            )
-            .await?
+            incremental_sync(ctx, book, since, limit, &book_href).await?
         }
     };
-    if truncated {
-        ms.status_response_with_error(
-            &book_href,
-            StatusCode::INSUFFICIENT_STORAGE,
-            Some(&QName::dav("number-of-matches-within-limits")),
-        );
-    }
-    ms.sync_token(&sync_token_at(book.id, revision));
-    Ok(multistatus(ms.finish()))
+    Ok(Listing::new(ctx, book.id, book_href, props, entries)
+        .sync_token(sync_token_at(book.id, revision), truncated)
+        .into_response())
 }
 
 /// Every live card. The token is the book's revision as read *before* listing, so a write
@@ -214,43 +151,33 @@ async fn sync(
 async fn initial_sync(
     ctx: &Ctx,
     book: &AddressBook,
-    props: &Props,
     limit: Option<usize>,
-    book_href: &str,
-    prop_ctx: &PropContext<'_>,
-    ms: &mut Multistatus,
-) -> Result<(i64, bool), DavError> {
-    let loaded = Loaded::load(ctx, book.id, props, None).await?;
-    let mut order: Vec<usize> = (0..loaded.len()).collect();
+) -> Result<(Vec<Entry>, i64, bool), DavError> {
+    let mut cards = ctx.store.card_metas(&ctx.principal, book.id, None).await?;
     let mut revision = book.revision;
     let mut truncated = false;
     if let Some(limit) = limit
-        && order.len() > limit
+        && cards.len() > limit
     {
-        order.sort_by_key(|&i| loaded.meta(i).revision);
-        order.truncate(limit);
-        revision = order.last().map_or(revision, |&i| loaded.meta(i).revision);
+        cards.sort_by_key(|c| c.revision);
+        cards.truncate(limit);
+        revision = cards.last().map_or(revision, |c| c.revision);
         truncated = true;
     }
-    ms.reserve(order.len() * 400);
-    for i in order {
-        let href = paths::card_href(book_href, &loaded.meta(i).href);
-        write_response(ms, &href, &loaded.resource(i), &props.selection, prop_ctx);
-    }
-    Ok((revision, truncated))
+    Ok((
+        cards.into_iter().map(Entry::Card).collect(),
+        revision,
+        truncated,
+    ))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn incremental_sync(
     ctx: &Ctx,
     book: &AddressBook,
-    props: &Props,
     since: i64,
     limit: Option<usize>,
     book_href: &str,
-    prop_ctx: &PropContext<'_>,
-    ms: &mut Multistatus,
-) -> Result<(i64, bool), DavError> {
+) -> Result<(Vec<Entry>, i64, bool), DavError> {
     let changes = ctx
         .store
         .changes_since(&ctx.principal, book.id, since)
@@ -270,20 +197,32 @@ async fn incremental_sync(
         .filter(|c| c.op == ChangeOp::Put)
         .map(|c| c.href.clone())
         .collect();
-    let loaded = Loaded::load(ctx, book.id, props, Some(&upserted)).await?;
-    let index = loaded.by_name();
-    for change in latest {
-        let href = paths::card_href(book_href, &change.href);
-        let live = (change.op == ChangeOp::Put)
-            .then(|| index.get(change.href.as_str()))
-            .flatten();
-        match live {
-            Some(&i) => write_response(ms, &href, &loaded.resource(i), &props.selection, prop_ctx),
-            // Deleted, or deleted again since the log was read: gone either way.
-            None => ms.status_response(&href, StatusCode::NOT_FOUND),
-        }
-    }
-    Ok((revision, truncated))
+    let metas = if upserted.is_empty() {
+        Vec::new()
+    } else {
+        ctx.store
+            .card_metas(&ctx.principal, book.id, Some(&upserted))
+            .await?
+    };
+    let mut live: HashMap<String, CardMeta> =
+        metas.into_iter().map(|m| (m.href.clone(), m)).collect();
+    let entries = latest
+        .into_iter()
+        .map(|change| {
+            match (change.op == ChangeOp::Put)
+                .then(|| live.remove(&change.href))
+                .flatten()
+            {
+                Some(meta) => Entry::Card(meta),
+                // Deleted, or deleted again since the log was read: gone either way.
+                None => Entry::Status {
+                    href: paths::card_href(book_href, &change.href),
+                    status: StatusCode::NOT_FOUND,
+                },
+            }
+        })
+        .collect();
+    Ok((entries, revision, truncated))
 }
 
 /// The latest change per href, in revision order.

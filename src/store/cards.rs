@@ -92,50 +92,107 @@ pub struct TextCandidates {
     pub any_of: Vec<Vec<String>>,
 }
 
+/// `match_text LIKE` conditions for [`TextCandidates`], written out flat (`(a AND b) OR (c)`)
+/// by one loop: no nesting of boxed expressions per needle, whose depth (and the stack the
+/// query builder needs) would grow with the filter. Its text varies with the filter's shape,
+/// so it is marked unsafe to cache: hostile shapes cannot pile up prepared statements.
+#[derive(Debug, Clone)]
+struct MatchTextCandidates {
+    /// LIKE patterns, one group per alternative.
+    patterns: Vec<Vec<String>>,
+}
+
+impl diesel::expression::Expression for MatchTextCandidates {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for MatchTextCandidates {}
+
+impl diesel::expression::ValidGrouping<()> for MatchTextCandidates {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryId for MatchTextCandidates {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for MatchTextCandidates {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        out.push_sql("(");
+        for (i, group) in self.patterns.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { " OR (" });
+            for (j, pattern) in group.iter().enumerate() {
+                if j > 0 {
+                    out.push_sql(" AND ");
+                }
+                out.push_sql("contacts.match_text LIKE ");
+                out.push_bind_param::<diesel::sql_types::Text, _>(pattern)?;
+            }
+            out.push_sql(")");
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
 impl Store {
-    /// Like [`Store::card_bodies`], but only the cards whose match text contains the needles
-    /// (one query, served by the trigram index on `match_text`).
-    pub async fn card_bodies_matching(
+    /// Like [`Store::card_metas`], but only the cards whose match text contains the needles
+    /// (one query, served by the trigram index on `match_text`). `None` when the candidates
+    /// do not narrow anything (a group without needles admits every card).
+    pub async fn card_metas_matching(
         &self,
         principal: &Principal,
         address_book_id: i64,
         candidates: &TextCandidates,
-    ) -> StoreResult<Vec<CardBody>> {
-        type Condition = Box<
-            dyn BoxableExpression<
-                    diesel::helper_types::InnerJoinQuerySource<
-                        contacts::table,
-                        address_books::table,
-                    >,
-                    Pg,
-                    SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
-                >,
-        >;
-        let mut any: Option<Condition> = None;
-        for group in &candidates.any_of {
-            let mut all: Option<Condition> = None;
-            for needle in group {
-                let like: Condition = Box::new(contacts::match_text.like(contains_pattern(needle)));
-                all = Some(match all {
-                    Some(prev) => Box::new(prev.and(like)),
-                    None => like,
-                });
-            }
-            let Some(all) = all else {
-                // A group without needles admits every card: no narrowing at all.
-                return self.card_bodies(principal, address_book_id, None).await;
-            };
-            any = Some(match any {
-                Some(prev) => Box::new(prev.or(all)),
-                None => all,
-            });
+    ) -> StoreResult<Option<Vec<CardMeta>>> {
+        if candidates.any_of.iter().any(Vec::is_empty) {
+            return Ok(None);
         }
-        let Some(condition) = any else {
-            return Ok(Vec::new());
+        if candidates.any_of.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let condition = MatchTextCandidates {
+            patterns: candidates
+                .any_of
+                .iter()
+                .map(|group| group.iter().map(|n| contains_pattern(n)).collect())
+                .collect(),
         };
         let mut conn = self.conn().await?;
-        let rows: Vec<BodyTuple> = live_cards(principal, address_book_id, None)
+        let rows: Vec<MetaTuple> = live_cards(principal, address_book_id, None)
             .filter(condition)
+            .select((
+                contacts::id,
+                contacts::href,
+                contacts::etag,
+                sql::<Integer>(SIZE_SQL),
+                contacts::revision,
+                contacts::updated_at,
+            ))
+            .load(&mut conn)
+            .await?;
+        Ok(Some(rows.into_iter().map(meta).collect()))
+    }
+
+    /// Metadata and stored text of the principal's live cards with these ids in one book, in
+    /// no particular order (a slice of a listing; the caller orders it).
+    pub async fn card_bodies_by_id(
+        &self,
+        principal: &Principal,
+        address_book_id: i64,
+        ids: &[i64],
+    ) -> StoreResult<Vec<CardBody>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<BodyTuple> = live_cards(principal, address_book_id, None)
+            .filter(contacts::id.eq_any(ids))
             .select((
                 contacts::id,
                 contacts::href,

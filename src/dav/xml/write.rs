@@ -178,6 +178,12 @@ impl Multistatus {
         self.buf.push_str("</d:multistatus>\n");
         self.buf
     }
+
+    /// Takes what has been written so far (the start of the body, for a streamed answer); the
+    /// next take or [`Multistatus::finish`] continues where it ends.
+    pub fn take_written(&mut self) -> String {
+        std::mem::take(&mut self.buf)
+    }
 }
 
 /// One `response` element being filled with properties; written out by [`Response::finish`].
