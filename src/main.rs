@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use rolodex::app::{AppOptions, AppState, build_router};
 use rolodex::auth::secret;
 use rolodex::config::{DatabaseArgs, DatabaseLocation, ServeArgs, Settings};
-use rolodex::pg::{ManagedPostgres, PgError, running_cluster_url};
+use rolodex::pg::{ManagedOptions, ManagedPostgres, PgError, running_cluster_url};
 use rolodex::store::{
     AddressBook, CardLimits, CredentialKind, DEFAULT_ADDRESS_BOOK, ExportFormat, ImportOptions,
     NewCredential, Principal, Store,
@@ -201,7 +201,10 @@ impl Database {
         let (url, managed) = match &settings.database {
             DatabaseLocation::External { url } => (url.clone(), None),
             DatabaseLocation::Managed { data_dir, pg_bin } => {
-                match ManagedPostgres::start(data_dir, pg_bin.as_deref()).await {
+                let options = ManagedOptions {
+                    log_max_bytes: settings.limits.postgres_log_bytes,
+                };
+                match ManagedPostgres::start_with(data_dir, pg_bin.as_deref(), &options).await {
                     Ok(pg) => {
                         tracing::info!(data_dir = %data_dir.display(), "managed PostgreSQL is up");
                         (pg.database_url(), Some(pg))

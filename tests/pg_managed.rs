@@ -386,3 +386,59 @@ fn discovers_installed_binaries() {
     // An explicit, valid override is used as is.
     assert_eq!(find_binaries(Some(&bindir)).unwrap(), bindir);
 }
+
+/// Failing statements are logged without their text, parameters or DETAIL (which would carry
+/// users' contact data), and the log is rotated at its size while the server runs.
+#[tokio::test]
+async fn log_keeps_no_statement_text_and_stays_bounded() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let options = rolodex::pg::ManagedOptions {
+        log_max_bytes: 16 * 1024,
+    };
+    let pg = ManagedPostgres::start_with(dir.path(), None, &options)
+        .await
+        .expect("start");
+    let (client, conn) = tokio_postgres::connect(&pg.database_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+        .batch_execute("CREATE TABLE secrets (v text UNIQUE); INSERT INTO secrets VALUES ('maria.garcia@example.org')")
+        .await
+        .unwrap();
+    for i in 0..400 {
+        // A unique violation (its DETAIL quotes the value) and a syntax error quoting its text.
+        let duplicate = client
+            .execute(
+                "INSERT INTO secrets VALUES ($1)",
+                &[&"maria.garcia@example.org"],
+            )
+            .await;
+        assert!(duplicate.is_err());
+        let broken = client
+            .batch_execute(&format!(
+                "SELECT 'secret-phone-+14155550101-{i}' FROMM nowhere"
+            ))
+            .await;
+        assert!(broken.is_err());
+    }
+    pg.stop().await.expect("stop");
+    let log_path = dir.path().join("postgres.log");
+    let mut text = std::fs::read_to_string(&log_path).unwrap();
+    let old = log_path.with_extension("log.1");
+    assert!(old.exists(), "the log was rotated while the server ran");
+    text.push_str(&std::fs::read_to_string(&old).unwrap());
+    assert!(
+        text.contains("duplicate key"),
+        "errors are still logged: {text}"
+    );
+    assert!(!text.contains("maria.garcia"), "a value reached the log");
+    assert!(
+        !text.contains("secret-phone"),
+        "statement text reached the log"
+    );
+    for path in [&log_path, &old] {
+        assert!(std::fs::metadata(path).unwrap().len() <= 16 * 1024);
+    }
+}

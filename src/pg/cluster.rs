@@ -14,8 +14,8 @@ use super::process::PORT;
 use super::sys;
 use super::user::RunAs;
 
-/// Start a fresh log once the old one passes this size; postgres keeps writing to the inherited
-/// fd for its lifetime, so rotation can only happen at start.
+/// Start a fresh log at start once the old one passes this size (initdb's output and the
+/// postmaster's stdout go to it directly; its stderr is rotated while it runs, see `log`).
 const LOG_ROTATE_BYTES: u64 = 10 * 1024 * 1024;
 /// `sizeof(sun_path)` on Linux is 108 including the terminating NUL.
 const MAX_SOCKET_PATH: usize = 107;
@@ -91,19 +91,16 @@ pub(crate) fn lock_data_dir(layout: &Layout) -> Result<File, PgError> {
 
 /// Opens `postgres.log` for appending (rotating an oversized one to `postgres.log.1`) and
 /// returns it with its current length, so error messages can show only this start's output.
-pub(crate) fn open_log(layout: &Layout, run_as: &RunAs) -> Result<(File, u64), PgError> {
+/// The file stays root's when rolodex runs as root: PostgreSQL only ever writes to it through
+/// the descriptors it is handed, so it needs no ownership (and no chown through a path that the
+/// unprivileged user could have replaced).
+pub(crate) fn open_log(layout: &Layout) -> Result<(File, u64), PgError> {
     let path = &layout.log_file;
     let io_err = |what: &str, e| PgError::Io(format!("{what} {}", path.display()), e);
     if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
         std::fs::rename(path, path.with_extension("log.1")).map_err(|e| io_err("rotating", e))?;
     }
-    let file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| io_err("opening", e))?;
-    run_as.chown(path)?;
+    let file = super::log::open_append(path).map_err(|e| io_err("opening", e))?;
     let len = file.metadata().map_err(|e| io_err("stat", e))?.len();
     Ok((file, len))
 }

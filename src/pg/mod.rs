@@ -22,6 +22,7 @@
 
 mod cluster;
 mod discover;
+mod log;
 mod process;
 mod sys;
 mod user;
@@ -119,6 +120,21 @@ fn tail_suffix(tail: &str) -> String {
     }
 }
 
+/// How the managed cluster is run.
+#[derive(Debug, Clone)]
+pub struct ManagedOptions {
+    /// Size at which `postgres.log` is rotated to `postgres.log.1`.
+    pub log_max_bytes: u64,
+}
+
+impl Default for ManagedOptions {
+    fn default() -> Self {
+        ManagedOptions {
+            log_max_bytes: crate::limits::Limits::default().postgres_log_bytes,
+        }
+    }
+}
+
 /// A running private PostgreSQL. Dropping it stops the server (best effort, blocking); prefer
 /// [`ManagedPostgres::stop`] from async code.
 pub struct ManagedPostgres {
@@ -154,6 +170,15 @@ impl ManagedPostgres {
         data_dir: &Path,
         bin_dir_override: Option<&Path>,
     ) -> Result<ManagedPostgres, PgError> {
+        Self::start_with(data_dir, bin_dir_override, &ManagedOptions::default()).await
+    }
+
+    /// [`ManagedPostgres::start`] with explicit options.
+    pub async fn start_with(
+        data_dir: &Path,
+        bin_dir_override: Option<&Path>,
+        options: &ManagedOptions,
+    ) -> Result<ManagedPostgres, PgError> {
         let bindir = find_binaries(bin_dir_override)?;
         let binaries_major = discover::server_major_version(&bindir).await?;
         let run_as = user::RunAs::detect()?;
@@ -176,7 +201,7 @@ impl ManagedPostgres {
             other => other,
         })?;
         run_as.chown(&layout.data_dir)?;
-        let (log, log_offset) = cluster::open_log(&layout, &run_as)?;
+        let (log, log_offset) = cluster::open_log(&layout)?;
 
         if layout.pgdata.exists() {
             // We hold the lock, so any live postmaster on this cluster is an orphan.
@@ -197,6 +222,8 @@ impl ManagedPostgres {
             &socket_dir,
             &layout.data_dir,
             &log,
+            &layout.log_file,
+            options.log_max_bytes,
             &run_as,
         )?;
         let pg = ManagedPostgres {

@@ -45,6 +45,8 @@ pub(crate) fn spawn_postmaster(
     socket_dir: &Path,
     data_dir: &Path,
     log: &File,
+    log_path: &Path,
+    log_max_bytes: u64,
     run_as: &RunAs,
 ) -> Result<Child, PgError> {
     let io_err = |what: &str, e: io::Error| PgError::Io(what.to_owned(), e);
@@ -63,23 +65,30 @@ pub(crate) fn spawn_postmaster(
         // planner cannot tell the (book, href) unique index from the (book, sort name) one and
         // may scan a whole book for every PUT. With the default 1 min, a new address book being
         // filled by a phone's first sync would run that way for its first minute.
-        .args(["-c", "autovacuum_naptime=1s"])
-        .stdin(Stdio::null())
+        .args(["-c", "autovacuum_naptime=1s"]);
+    for setting in super::log::QUIET_SETTINGS {
+        cmd.args(["-c", setting]);
+    }
+    cmd.stdin(Stdio::null())
         .stdout(
             log.try_clone()
                 .map_err(|e| io_err("duplicating log fd", e))?,
         )
-        .stderr(
-            log.try_clone()
-                .map_err(|e| io_err("duplicating log fd", e))?,
-        )
+        // Through our pipe, so the log is rotated while the server runs (see `log`).
+        .stderr(Stdio::piped())
         .current_dir(data_dir)
         // Own process group: a terminal Ctrl-C goes to rolodex only, which then stops postgres
         // in order instead of postgres dying underneath live connections.
         .process_group(0);
     run_as.apply(&mut cmd, data_dir);
-    cmd.spawn()
-        .map_err(|e| PgError::Io(format!("starting {}", bindir.join("postgres").display()), e))
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| PgError::Io(format!("starting {}", bindir.join("postgres").display()), e))?;
+    if let Some(stderr) = child.stderr.take() {
+        super::log::pump(stderr, log_path.to_owned(), log_max_bytes)
+            .map_err(|e| io_err("starting the log writer", e))?;
+    }
+    Ok(child)
 }
 
 /// Stops our own postmaster child and reaps it. Returns false if it survived even SIGKILL.
