@@ -262,6 +262,12 @@ async fn serve(settings: &Settings, store: &Store) -> Result<(), String> {
         },
     );
     let router = build_router(state);
+    if settings.limits.change_retention_days > 0 {
+        tokio::spawn(prune_history_periodically(
+            store.clone(),
+            settings.limits.change_retention_days,
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -276,6 +282,28 @@ async fn serve(settings: &Settings, store: &Store) -> Result<(), String> {
     .map_err(|e| format!("server error: {e}"))?;
     tracing::info!("shutting down");
     Ok(())
+}
+
+/// Keeps the change log (and tombstones) to the retention period: once at start, then hourly.
+/// Several server processes on one database may all do it; the deletes are idempotent.
+async fn prune_history_periodically(store: Store, retention_days: u32) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        let before = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
+        match store.prune_history(before).await {
+            Ok(pruned) if pruned.changes > 0 || pruned.tombstones > 0 => tracing::info!(
+                changes = pruned.changes,
+                tombstones = pruned.tombstones,
+                retention_days,
+                "pruned the change log"
+            ),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "pruning the change log failed; retrying in an hour")
+            }
+        }
+    }
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

@@ -727,3 +727,93 @@ async fn address_books_are_per_user_and_named_uniquely() {
     store.delete_address_book(&alice, work.id).await.unwrap();
     assert_eq!(store.list_address_books(&alice).await.unwrap().len(), 1);
 }
+
+/// Change-log retention: entries older than the cutoff are dropped with their tombstones, a
+/// token from before them is refused (the client starts over), and a token after them still
+/// works.
+#[tokio::test]
+async fn old_changes_are_pruned_and_their_tokens_refused() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let store = common::store().await;
+    let alice = common::user(&store, "prune").await;
+    let book = common::default_book(&store, &alice).await;
+    let start = store.get_address_book(&alice, book).await.unwrap().revision;
+    store
+        .put_vcard(
+            &alice,
+            book,
+            "old.vcf",
+            &card("old", "Old"),
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    let gone = store
+        .put_vcard(
+            &alice,
+            book,
+            "gone.vcf",
+            &card("gone", "Gone"),
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    store
+        .delete_contact(&alice, gone.record.id, None)
+        .await
+        .unwrap();
+    let mid = store.get_address_book(&alice, book).await.unwrap().revision;
+    store
+        .put_vcard(
+            &alice,
+            book,
+            "new.vcf",
+            &card("new", "New"),
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    // As if the first three writes were two months old. Only this book's rows: other tests
+    // share the database and their fresh rows are below the cutoff's age.
+    let mut conn = AsyncPgConnection::establish(&common::database_url())
+        .await
+        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE changes SET changed_at = now() - interval '60 days' \
+         WHERE address_book_id = {book} AND revision <= {mid}"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE contacts SET deleted_at = now() - interval '60 days' \
+         WHERE address_book_id = {book} AND deleted_at IS NOT NULL"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let pruned = store
+        .prune_history(chrono::Utc::now() - chrono::Duration::days(30))
+        .await
+        .unwrap();
+    assert!(pruned.changes >= 3 && pruned.tombstones >= 1, "{pruned:?}");
+    assert!(matches!(
+        store.changes_since(&alice, book, start).await,
+        Err(StoreError::InvalidSyncToken)
+    ));
+    let since_mid = store.changes_since(&alice, book, mid).await.unwrap();
+    assert_eq!(
+        since_mid
+            .changes
+            .iter()
+            .map(|c| c.href.as_str())
+            .collect::<Vec<_>>(),
+        ["new.vcf"]
+    );
+    // The live cards are untouched; only the tombstone is gone.
+    let live = store.card_metas(&alice, book, None).await.unwrap();
+    let mut names: Vec<&str> = live.iter().map(|c| c.href.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["new.vcf", "old.vcf"]);
+}

@@ -125,3 +125,83 @@ impl Store {
             .await?)
     }
 }
+
+/// Change-log rows and tombstones removed per statement, so pruning never holds a long
+/// transaction over a busy table.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// What one pruning pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub changes: usize,
+    pub tombstones: usize,
+}
+
+impl Store {
+    /// Drops change-log entries and tombstones older than `before`. Each book's
+    /// `oldest_revision` moves past the entries dropped, so a sync token from before them is
+    /// refused ([`StoreError::InvalidSyncToken`]: CardDAV clients and GraphQL callers start
+    /// over) instead of silently missing changes. Not scoped to a principal: this is the
+    /// server's own upkeep.
+    pub async fn prune_history(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Pruned> {
+        use crate::db::prepared::Prepared;
+        use diesel::sql_types::{BigInt, Timestamptz};
+
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn().await?;
+        let mut pruned = Pruned::default();
+        loop {
+            let batch: Vec<Count> = Prepared::new(
+                "WITH gone AS ( \
+                   DELETE FROM changes WHERE id IN ( \
+                     SELECT id FROM changes WHERE changed_at < $1 LIMIT $2) \
+                   RETURNING address_book_id, revision), \
+                 bounds AS ( \
+                   SELECT address_book_id, max(revision) AS revision FROM gone \
+                   GROUP BY address_book_id), \
+                 moved AS ( \
+                   UPDATE address_books SET oldest_revision = \
+                     greatest(address_books.oldest_revision, bounds.revision) \
+                   FROM bounds WHERE address_books.id = bounds.address_book_id) \
+                 SELECT count(*) AS n FROM gone",
+            )
+            .bind::<Timestamptz, _>(before)
+            .bind::<BigInt, _>(PRUNE_BATCH)
+            .load(&mut conn)
+            .await?;
+            let n = batch.iter().next().map_or(0, |c| c.n);
+            pruned.changes += usize::try_from(n).unwrap_or(0);
+            if n < PRUNE_BATCH {
+                break;
+            }
+        }
+        loop {
+            // A tombstone's last change is gone with the log above (or sooner): nothing
+            // reports the deletion any more.
+            let batch: Vec<Count> = Prepared::new(
+                "WITH gone AS ( \
+                   DELETE FROM contacts WHERE id IN ( \
+                     SELECT id FROM contacts WHERE deleted_at < $1 LIMIT $2) \
+                   RETURNING id) \
+                 SELECT count(*) AS n FROM gone",
+            )
+            .bind::<Timestamptz, _>(before)
+            .bind::<BigInt, _>(PRUNE_BATCH)
+            .load(&mut conn)
+            .await?;
+            let n = batch.iter().next().map_or(0, |c| c.n);
+            pruned.tombstones += usize::try_from(n).unwrap_or(0);
+            if n < PRUNE_BATCH {
+                break;
+            }
+        }
+        Ok(pruned)
+    }
+}

@@ -33,7 +33,7 @@ use crate::domain::vcard::VCardError;
 pub use crate::domain::principal::Principal;
 pub use accounts::{CredentialInfo, CredentialKind, NewCredential, UserInfo};
 pub use cards::{CardBody, CardMeta, TextCandidates};
-pub use changes::{ChangeOp, ChangeSet, ChangedContact};
+pub use changes::{ChangeOp, ChangeSet, ChangedContact, Pruned};
 pub use events::{ChangeEvent, ChangeHub};
 pub use export::ExportFormat;
 pub use groups::GroupSummary;
