@@ -817,3 +817,42 @@ async fn old_changes_are_pruned_and_their_tokens_refused() {
     names.sort_unstable();
     assert_eq!(names, ["new.vcf", "old.vcf"]);
 }
+
+/// A rename holds one pooled connection, never two: many at once on a small pool all succeed
+/// instead of waiting on each other for a second connection.
+#[tokio::test]
+async fn concurrent_renames_need_one_connection_each() {
+    let store = rolodex::store::Store::connect(
+        &common::database_url(),
+        &rolodex::db::PoolSettings {
+            max_connections: 2,
+            wait_timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let alice = common::user(&store, "rename").await;
+    let book = common::default_book(&store, &alice).await;
+    let renames = (0..24).map(|i| {
+        let (store, alice) = (store.clone(), alice.clone());
+        tokio::spawn(async move {
+            store
+                .update_address_book(&alice, book, Some(&format!("Book {i}")), None)
+                .await
+        })
+    });
+    for rename in futures_util::future::join_all(renames).await {
+        rename.unwrap().expect("rename");
+    }
+    let renamed = store.get_address_book(&alice, book).await.unwrap();
+    assert!(renamed.display_name.starts_with("Book "));
+    // Only the given value changes.
+    store
+        .update_address_book(&alice, book, None, Some("described"))
+        .await
+        .unwrap();
+    let after = store.get_address_book(&alice, book).await.unwrap();
+    assert_eq!(after.display_name, renamed.display_name);
+    assert_eq!(after.description, "described");
+}

@@ -387,18 +387,26 @@ impl Store {
         display_name: Option<&str>,
         description: Option<&str>,
     ) -> StoreResult<AddressBook> {
+        /// Only the given values change (`None` fields are left out of the UPDATE), so one
+        /// statement on one pooled connection does it: no read of the current values first.
+        #[derive(AsChangeset)]
+        #[diesel(table_name = address_books)]
+        struct BookUpdate<'a> {
+            display_name: Option<&'a str>,
+            description: Option<&'a str>,
+            updated_at: chrono::DateTime<Utc>,
+        }
         let mut conn = self.conn().await?;
-        let current = self.get_address_book(principal, id).await?;
         let row: AddressBookRow = diesel::update(
             address_books::table
                 .filter(address_books::id.eq(id))
                 .filter(address_books::user_id.eq(principal.user_id)),
         )
-        .set((
-            address_books::display_name.eq(display_name.unwrap_or(&current.display_name)),
-            address_books::description.eq(description.unwrap_or(&current.description)),
-            address_books::updated_at.eq(Utc::now()),
-        ))
+        .set(BookUpdate {
+            display_name,
+            description,
+            updated_at: Utc::now(),
+        })
         .returning(AddressBookRow::as_returning())
         .get_result(&mut conn)
         .await?;
