@@ -59,9 +59,13 @@ impl Target {
 pub enum PathError {
     /// Not a path this server serves (too deep, empty segment, unknown top level).
     NotFound,
-    /// A percent-escape that is not valid hex or not UTF-8.
+    /// A percent-escape that is not valid hex, not UTF-8, or a NUL (which no name may hold:
+    /// PostgreSQL text cannot store it).
     BadEncoding,
 }
+
+/// Most segments after `/dav/` (addressbooks, user, book, card).
+const MAX_SEGMENTS: usize = 4;
 
 /// Parses a request path (without query). `/dav` and `/dav/` are the root.
 pub fn parse(path: &str) -> Result<Target, PathError> {
@@ -71,8 +75,12 @@ pub fn parse(path: &str) -> Result<Target, PathError> {
     }
     let rest = rest.strip_prefix('/').ok_or(PathError::NotFound)?;
     let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let mut segments = Vec::with_capacity(4);
+    let mut segments = Vec::with_capacity(MAX_SEGMENTS);
     for raw in rest.split('/') {
+        if segments.len() == MAX_SEGMENTS {
+            // Deeper than anything served: stop before decoding the rest of a long path.
+            return Err(PathError::NotFound);
+        }
         if raw.is_empty() {
             // `//` would make a collection with an empty name (CARDDAV-INTEROP item 19).
             return Err(PathError::NotFound);
@@ -85,15 +93,7 @@ pub fn parse(path: &str) -> Result<Target, PathError> {
     }
     let mut segments = segments.into_iter();
     let top = segments.next().ok_or(PathError::NotFound)?;
-    let (a, b, c, d) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    );
-    if d.is_some() {
-        return Err(PathError::NotFound);
-    }
+    let (a, b, c) = (segments.next(), segments.next(), segments.next());
     match (top.as_str(), a, b, c) {
         ("principals", None, None, None) => Ok(Target::Principals),
         ("principals", Some(user), None, None) => Ok(Target::Principal { user }),
@@ -107,19 +107,33 @@ pub fn parse(path: &str) -> Result<Target, PathError> {
     }
 }
 
-/// Parses an href from a request body: an absolute URL or an absolute path, possibly with a
-/// query or fragment (ignored).
+/// Parses an href from a request body: an absolute URL, a network-path reference
+/// (`//host/path`) or an absolute path, possibly with a query or fragment (ignored). A
+/// `scheme://` prefix is recognised only where RFC 3986 §3.1 allows a scheme, so a path that
+/// merely contains `://` (`/dav/.../a://b.vcf`) stays a path.
 pub fn parse_href(href: &str) -> Result<Target, PathError> {
     let href = href.trim();
-    let path = match href.find("://") {
-        Some(scheme_end) => {
-            let after = &href[scheme_end + 3..];
-            &after[after.find('/').ok_or(PathError::NotFound)?..]
+    let after_authority = |rest: &str| -> usize {
+        // RFC 3986 §3.2: the authority ends at the first '/', '?' or '#'.
+        rest.find(['/', '?', '#']).unwrap_or(rest.len())
+    };
+    let path = if let Some(rest) = href.strip_prefix("//") {
+        &rest[after_authority(rest)..]
+    } else {
+        match href.split_once("://") {
+            Some((scheme, rest)) if is_scheme(scheme) => &rest[after_authority(rest)..],
+            _ => href,
         }
-        None => href,
     };
     let path = path.split(['?', '#']).next().unwrap_or(path);
     parse(path)
+}
+
+/// RFC 3986 §3.1: `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_scheme(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 fn is_unreserved(b: u8) -> bool {
@@ -146,8 +160,12 @@ pub fn encode(segment: &str) -> String {
     out
 }
 
-/// Decodes `%XX` escapes; `None` on a malformed escape or a result that is not UTF-8.
+/// Decodes `%XX` escapes; `None` on a malformed escape, a result that is not UTF-8, or a NUL
+/// (literal or `%00`): no name this server stores can hold one.
 pub fn decode(segment: &str) -> Option<String> {
+    if segment.contains('\0') {
+        return None;
+    }
     if !segment.contains('%') {
         return Some(segment.to_owned());
     }
@@ -158,7 +176,11 @@ pub fn decode(segment: &str) -> Option<String> {
         if bytes[i] == b'%' {
             let hi = hex_value(*bytes.get(i + 1)?)?;
             let lo = hex_value(*bytes.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
+            let byte = hi << 4 | lo;
+            if byte == 0 {
+                return None;
+            }
+            out.push(byte);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -282,5 +304,57 @@ mod tests {
             card_href("/dav/addressbooks/u/s/", "ü"),
             "/dav/addressbooks/u/s/%C3%BC"
         );
+    }
+
+    #[test]
+    fn only_a_real_scheme_makes_an_absolute_url() {
+        let card = |name: &str| Target::Card {
+            user: "u".into(),
+            slug: "s".into(),
+            name: name.into(),
+        };
+        // A path that contains "://" is a path, not a URL with a scheme.
+        assert_eq!(
+            parse_href("/dav/addressbooks/u/s/a:%2F%2Fb.vcf"),
+            Ok(card("a://b.vcf"))
+        );
+        assert_eq!(
+            parse_href("/dav/addressbooks/u/s/x.vcf?from=https://elsewhere/"),
+            Ok(card("x.vcf"))
+        );
+        assert_eq!(
+            parse_href("//host:1/dav/addressbooks/u/s/x.vcf"),
+            Ok(card("x.vcf"))
+        );
+        assert_eq!(
+            parse_href("webcal+x.1://h/dav/addressbooks/u/s/x.vcf"),
+            Ok(card("x.vcf"))
+        );
+        assert_eq!(parse_href("https://host?q=/dav/"), Err(PathError::NotFound));
+        assert_eq!(parse_href("https://host"), Err(PathError::NotFound));
+        assert_eq!(parse_href("1x://h/dav/"), Err(PathError::NotFound));
+        assert_eq!(parse_href("ü://h/dav/"), Err(PathError::NotFound));
+        assert_eq!(parse_href(""), Err(PathError::NotFound));
+    }
+
+    #[test]
+    fn nul_is_never_a_name() {
+        assert_eq!(decode("a%00b"), None);
+        assert_eq!(decode("a\0b"), None);
+        assert_eq!(
+            parse("/dav/addressbooks/u/s/a%00.vcf"),
+            Err(PathError::BadEncoding)
+        );
+        assert_eq!(decode("%"), None);
+        assert_eq!(decode("%4"), None);
+        assert_eq!(decode("%C3"), None);
+        assert_eq!(decode("%C3%BC"), Some("ü".into()));
+    }
+
+    #[test]
+    fn long_paths_are_refused_early() {
+        let deep = format!("/dav/addressbooks/u/s/c{}", "/%zz".repeat(100_000));
+        // Not found for depth, before the malformed escapes deeper down are looked at.
+        assert_eq!(parse(&deep), Err(PathError::NotFound));
     }
 }
