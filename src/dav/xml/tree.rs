@@ -31,10 +31,18 @@ pub const MAX_ATTRIBUTES: usize = 64;
 /// with a name and a text-match with three attributes, has 40,000). Each is two strings in the
 /// tree, so this bounds what a body of tiny attributes (` a=""`, five bytes) can cost.
 pub const MAX_TOTAL_ATTRIBUTES: usize = 200_000;
+/// Most namespace bindings in scope at once (quick-xml's default is 128). Resolving each
+/// element's prefix scans the bindings in scope, so this bounds the work per element; real
+/// clients declare two to five namespaces.
+pub const MAX_NAMESPACE_BINDINGS: usize = 32;
 /// Longest element or attribute name (prefix included) and namespace name, in bytes. Every
 /// element holds its own copy of its namespace name, so without this bound one long
 /// `xmlns="..."` shared by 200,000 empty children would cost 200,000 copies of it.
 pub const MAX_NAME_LEN: usize = 256;
+/// Longest `xmlns` attribute value, as written, read for each element in its scope. Larger than
+/// [`MAX_NAME_LEN`] because one character may be written as a reference (`&quot;`, six bytes
+/// for one), so a namespace name of [`MAX_NAME_LEN`] written back by us still reads.
+const MAX_RAW_NAMESPACE_LEN: usize = 8 * MAX_NAME_LEN;
 
 /// How much of a client's input an error message quotes.
 const MAX_QUOTED: usize = 64;
@@ -146,10 +154,14 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
     let config = reader.config_mut();
     config.check_end_names = true;
     config.expand_empty_elements = false;
+    reader
+        .resolver_mut()
+        .set_max_namespace_bindings(MAX_NAMESPACE_BINDINGS);
 
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut count = Count::default();
+    let mut namespaces = NamespaceCache::new();
     loop {
         let (resolved, event) = reader.read_resolved_event().map_err(malformed)?;
         match event {
@@ -157,11 +169,21 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
                 return Err(XmlError::Malformed("more than one root element".to_owned()));
             }
             Event::Start(start) => {
-                let element = element(namespace(resolved)?, &start, &mut count, &stack)?;
+                let element = element(
+                    namespace(resolved, &mut namespaces)?,
+                    &start,
+                    &mut count,
+                    &stack,
+                )?;
                 stack.push(element);
             }
             Event::Empty(start) => {
-                let element = element(namespace(resolved)?, &start, &mut count, &stack)?;
+                let element = element(
+                    namespace(resolved, &mut namespaces)?,
+                    &start,
+                    &mut count,
+                    &stack,
+                )?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None => root = Some(element),
@@ -229,10 +251,17 @@ fn malformed(error: impl std::fmt::Display) -> XmlError {
     XmlError::Malformed(excerpt(&error.to_string()).into_owned())
 }
 
+/// Namespace names already read: an element's namespace comes as its binding's raw `xmlns`
+/// value, and without this a long value declared once and used by 200,000 elements would be
+/// normalized (or hashed) 200,000 times. Keyed by where quick-xml keeps the raw value (a
+/// binding's bytes stay put while it is in scope), which costs nothing to hash; the key is only
+/// a hint: the raw value is compared (one memcmp) before a cached name is used.
+type NamespaceCache = std::collections::HashMap<(usize, usize), (String, String)>;
+
 /// The namespace name of an element. quick-xml hands over the `xmlns` attribute's raw value;
 /// the namespace name is that value normalized like any attribute value (Namespaces in XML 1.0
 /// §2.2 refers to the attribute value, XML 1.0 §3.3.3), so `xmlns="a&amp;b"` is `a&b`.
-fn namespace(resolved: ResolveResult<'_>) -> Result<String, XmlError> {
+fn namespace(resolved: ResolveResult<'_>, cache: &mut NamespaceCache) -> Result<String, XmlError> {
     let raw = match resolved {
         ResolveResult::Bound(ns) => ns.into_inner(),
         ResolveResult::Unbound => return Ok(String::new()),
@@ -243,19 +272,29 @@ fn namespace(resolved: ResolveResult<'_>) -> Result<String, XmlError> {
             )));
         }
     };
-    if raw.len() > MAX_NAME_LEN {
+    if raw.len() > MAX_RAW_NAMESPACE_LEN {
         return Err(XmlError::NameTooLong);
+    }
+    let key = (raw.as_ptr() as usize, raw.len());
+    if let Some((seen, ns)) = cache.get(&key)
+        && seen == raw
+    {
+        return Ok(ns.clone());
     }
     let ns = attribute_value(&Attribute {
         key: quick_xml::name::QName("xmlns"),
         value: Cow::Borrowed(raw),
     })?;
+    if ns.len() > MAX_NAME_LEN {
+        return Err(XmlError::NameTooLong);
+    }
     if ns == XMLNS_NS {
         // Namespaces in XML 1.0 §3: no element is in the xmlns namespace.
         return Err(XmlError::Malformed(format!(
             "element in the reserved namespace {XMLNS_NS}"
         )));
     }
+    cache.insert(key, (raw.to_owned(), ns.clone()));
     Ok(ns)
 }
 
@@ -452,6 +491,25 @@ mod tests {
         // One long default namespace shared by many children would be copied into each.
         let body = format!(r#"<a xmlns="urn:{long}"><b/><b/></a>"#);
         assert_eq!(parse(body.as_bytes()), Err(XmlError::NameTooLong));
+        // The bound is on the namespace name, not on how it is written...
+        let quotes = "&quot;".repeat(MAX_NAME_LEN);
+        let root = parse(format!(r#"<a xmlns="{quotes}"/>"#).as_bytes()).unwrap();
+        assert_eq!(root.ns, "\"".repeat(MAX_NAME_LEN));
+        // ... though how it is written is bounded too: it is read again for every element.
+        let padded = format!("&#x{}41;", "0".repeat(8 * MAX_NAME_LEN));
+        assert_eq!(
+            parse(format!(r#"<a xmlns="{padded}"/>"#).as_bytes()),
+            Err(XmlError::NameTooLong)
+        );
+        let mut many = String::from("<a");
+        for i in 0..=MAX_NAMESPACE_BINDINGS {
+            many.push_str(&format!(r#" xmlns:p{i}="urn:{i}""#));
+        }
+        many.push_str("/>");
+        assert!(matches!(
+            parse(many.as_bytes()),
+            Err(XmlError::Malformed(_))
+        ));
         let fits = "n".repeat(MAX_NAME_LEN);
         assert_eq!(parse(format!("<{fits}/>").as_bytes()).unwrap().local, fits);
     }
@@ -504,6 +562,19 @@ mod tests {
         // Tab, LF and CR are characters; a CR written as a reference survives.
         assert_eq!(parse(b"<a>\t&#13;\n</a>").unwrap().text, "\t\r\n");
         assert!(matches!(parse(b"<a>&#0;</a>"), Err(XmlError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_binding_in_the_place_of_an_earlier_one_is_read_afresh() {
+        // The second `xmlns` is stored where the first was (same place, same length): the
+        // namespace cache must not hand out the first one's name.
+        let root = parse(
+            br#"<a><b xmlns="urn:one"><c/></b><b xmlns="urn:two"><c/></b><b xmlns="urn:&#x6F;ne"/></a>"#,
+        )
+        .unwrap();
+        let names: Vec<_> = root.children.iter().map(|b| b.ns.as_str()).collect();
+        assert_eq!(names, ["urn:one", "urn:two", "urn:one"]);
+        assert_eq!(root.children[1].children[0].ns, "urn:two");
     }
 
     #[test]
