@@ -146,6 +146,7 @@ fn parse_q(value: &str) -> u16 {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use proptest::prelude::*;
 
     fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -237,5 +238,117 @@ mod tests {
             HeaderValue::from_static("TEXT/VCARD; VERSION=4.0"),
         );
         assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+    }
+
+    /// One media range of an Accept header, from pieces clients send and pieces they get wrong.
+    fn media_range() -> impl Strategy<Value = String> {
+        let media = prop::sample::select(vec![
+            "text/vcard",
+            "TEXT/VCard",
+            " text/vcard ",
+            "text/x-vcard",
+            "*/*",
+            "text/*",
+            "",
+        ]);
+        let param = prop_oneof![
+            prop::sample::select(vec![
+                "version=3.0",
+                "version=4.0",
+                "VERSION=\"4.0\"",
+                "version = 3.0 ",
+                "version=2.1",
+                "version",
+                "q=0",
+                "q=0.5",
+                "q=0.500",
+                "q=1",
+                "q=1.0",
+                "q=NaN",
+                "q=inf",
+                "q=-1",
+                "q=1.5",
+                "q=0.0001",
+                "q=",
+                "charset=utf-8",
+                "=",
+            ])
+            .prop_map(str::to_owned),
+            "[ -~]{0,10}",
+        ];
+        (media, prop::collection::vec(param, 0..4)).prop_map(|(media, params)| {
+            std::iter::once(media.to_owned())
+                .chain(params)
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::config())]
+
+        /// Any Accept header: a version some `text/vcard` range with q > 0 names, or `None`
+        /// when none does. Never a panic.
+        #[test]
+        fn fuzz_accept(
+            ranges in prop::collection::vec(media_range(), 0..6),
+            stored in prop::sample::select(vec![21i16, 30, 40, 0, -1]),
+        ) {
+            let accept = ranges.join(",");
+            let Ok(value) = HeaderValue::from_str(&accept) else {
+                return Ok(());
+            };
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, value);
+            let named = |version: &str| {
+                // A random parameter may hold a comma: the header is what is split.
+                accept.split(',').any(|range| {
+                    let mut parts = range.split(';');
+                    let media = parts.next().unwrap_or_default().trim();
+                    let params: Vec<(String, String)> = parts
+                        .filter_map(|p| p.split_once('='))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_owned()))
+                        .collect();
+                    let version_named = params
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == "version")
+                        .is_some_and(|(_, v)| v == version);
+                    let q = params.iter().rev().find(|(k, _)| k == "q").map_or(1000, |(_, v)| parse_q(v));
+                    media.eq_ignore_ascii_case("text/vcard") && version_named && q > 0
+                })
+            };
+            match accepted_version(&h, stored) {
+                Some(RenderVersion::V3) => prop_assert!(named("3.0"), "{accept}"),
+                Some(RenderVersion::V4) => prop_assert!(named("4.0"), "{accept}"),
+                None => prop_assert!(!named("3.0") && !named("4.0"), "{accept}"),
+            }
+        }
+
+        /// Arbitrary header bytes (whatever `HeaderValue` admits) in Accept and User-Agent.
+        #[test]
+        fn fuzz_header_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200), q in ".{0,12}") {
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                let mut h = HeaderMap::new();
+                h.insert(header::ACCEPT, value.clone());
+                h.insert(header::USER_AGENT, value);
+                let _ = accepted_version(&h, 30);
+                let _ = is_apple(&h);
+            }
+            prop_assert!(parse_q(&q) <= 1000);
+        }
+
+        /// Apple's markers are found anywhere in a User-Agent, and nothing else is taken for
+        /// them.
+        #[test]
+        fn fuzz_user_agent(before in "[ -~]{0,30}", marker in prop::sample::select(APPLE_MARKERS), after in "[ -~]{0,30}") {
+            let ua = format!("{before}{marker}{after}");
+            let mut h = HeaderMap::new();
+            h.insert(header::USER_AGENT, HeaderValue::from_str(&ua).unwrap());
+            prop_assert!(is_apple(&h));
+            let plain = before.replace('/', " ");
+            h.insert(header::USER_AGENT, HeaderValue::from_str(&plain).unwrap());
+            prop_assert!(!is_apple(&h));
+        }
     }
 }
