@@ -15,10 +15,11 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// How many `prop-filter`, `param-filter` and `text-match` elements this filter holds.
-    /// Evaluating it costs about this much per card, so a handler can refuse a query whose
-    /// filter is larger than it is willing to run against every card of a book (RFC 6352 §8.6
-    /// lets a server refuse a query it will not run).
+    /// How many `prop-filter`, `param-filter` and `text-match` elements (RFC 6352 §10.5.1,
+    /// §10.5.2, §10.5.4) this filter holds, counting those inside param-filters. Evaluating
+    /// the filter costs about this much per card, so a handler can refuse a query whose filter
+    /// is larger than it is willing to run against every card of a book. Elements the parser
+    /// does not read (unknown names, a second text-match in a param-filter) are not counted.
     pub fn element_count(&self) -> usize {
         self.props
             .iter()

@@ -214,7 +214,7 @@ mod tests {
         assert!(!is_ncname(""));
         assert!(!is_ncname("1abc"));
         assert!(!is_ncname("a:b"));
-        // Letters to Unicode are not all name characters to XML 1.0: U+00AA and U+00B2 are
+        // Not every Unicode letter or digit is an XML name character: U+00AA and U+00B2 are
         // refused, U+00B7 may follow but not start a name.
         assert!(!is_ncname("\u{aa}"));
         assert!(!is_ncname("a\u{b2}"));
