@@ -78,6 +78,17 @@ impl Props {
         }
     }
 
+    /// How many distinct properties the request names (`prop` children, or `include` children
+    /// with allprop; 0 for propname). A PROPFIND or REPORT answers each of them for every
+    /// resource it lists, so the response grows with this times the resources: a handler can
+    /// refuse more than it is willing to write per resource.
+    pub fn property_count(&self) -> usize {
+        match &self.selection {
+            PropSelection::Props(props) | PropSelection::All { include: props } => props.len(),
+            PropSelection::Names => 0,
+        }
+    }
+
     /// Whether any requested property needs the card text.
     pub fn wants_address_data(&self) -> bool {
         match &self.selection {
@@ -471,6 +482,8 @@ mod tests {
             panic!("allprop")
         };
         assert_eq!(include.len(), 2);
+        let root = parse(br#"<propfind xmlns="DAV:"><propname/></propfind>"#).unwrap();
+        assert_eq!(propfind(Some(&root)).unwrap().property_count(), 0);
     }
 
     /// Tens of thousands of hrefs and properties, each twice: de-duplication used to scan the
@@ -506,6 +519,11 @@ mod tests {
         };
         assert_eq!(list.len(), N);
         assert!(list[N - 1].name.is(DAV, &format!("p{}", N - 1)));
+        let props = Props {
+            selection: PropSelection::Props(list),
+            address_version: None,
+        };
+        assert_eq!(props.property_count(), N);
     }
 
     #[test]
