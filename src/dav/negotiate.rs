@@ -66,11 +66,16 @@ pub fn representation(stored_text: &str, target: Option<RenderVersion>) -> Cow<'
 
 /// The version asked for by `Accept` on GET: the `text/vcard` range with a `version` parameter
 /// and the highest q-value. `None` when no range names a version we serve. When the stored
-/// version is among the best, that one wins (no conversion).
+/// version is among the best, that one wins (no conversion). Several `Accept` fields are one
+/// list (RFC 9110 §5.3). Linear in the header's length.
 pub fn accepted_version(headers: &HeaderMap, stored: i16) -> Option<RenderVersion> {
-    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
     let mut best: Vec<(RenderVersion, u16)> = Vec::new();
-    for range in accept.split(',') {
+    let ranges = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for range in ranges {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or_default().trim();
         if !media.eq_ignore_ascii_case("text/vcard") {
@@ -83,16 +88,15 @@ pub fn accepted_version(headers: &HeaderMap, stored: i16) -> Option<RenderVersio
                 continue;
             };
             let value = value.trim().trim_matches('"');
-            match key.trim().to_ascii_lowercase().as_str() {
-                "version" => {
-                    version = match value {
-                        "3.0" => Some(RenderVersion::V3),
-                        "4.0" => Some(RenderVersion::V4),
-                        _ => None,
-                    }
-                }
-                "q" => q = parse_q(value),
-                _ => {}
+            let key = key.trim();
+            if key.eq_ignore_ascii_case("version") {
+                version = match value {
+                    "3.0" => Some(RenderVersion::V3),
+                    "4.0" => Some(RenderVersion::V4),
+                    _ => None,
+                };
+            } else if key.eq_ignore_ascii_case("q") {
+                q = parse_q(value);
             }
         }
         if let Some(version) = version
@@ -102,34 +106,47 @@ pub fn accepted_version(headers: &HeaderMap, stored: i16) -> Option<RenderVersio
         }
     }
     let top = best.iter().map(|(_, q)| *q).max()?;
-    let candidates: Vec<RenderVersion> = best
-        .iter()
-        .filter(|(_, q)| *q == top)
-        .map(|(v, _)| *v)
-        .collect();
+    let mut candidates = best.iter().filter(|(_, q)| *q == top).map(|(v, _)| *v);
+    let first = candidates.next()?;
     let stored_version = match stored {
         40 => Some(RenderVersion::V4),
         30 => Some(RenderVersion::V3),
         _ => None,
     };
     match stored_version {
-        Some(v) if candidates.contains(&v) => Some(v),
-        _ => candidates.first().copied(),
+        Some(v) if first == v || candidates.any(|c| c == v) => Some(v),
+        _ => Some(first),
     }
 }
 
-/// q-value in thousandths (`0.8` -> 800); malformed values count as 1.
+/// q-value in thousandths (`0.8` -> 800), per RFC 9110 §12.4.2:
+/// `( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`. Anything else (`NaN`, `1.5`, `-1`,
+/// `0.0001`) is malformed and counts as 1, as if no q were given.
 fn parse_q(value: &str) -> u16 {
-    value
-        .parse::<f32>()
-        .map(|q| (q.clamp(0.0, 1.0) * 1000.0).round() as u16)
-        .unwrap_or(1000)
+    let (int, frac) = match value.split_once('.') {
+        Some((int, frac)) => (int, frac),
+        None => (value, ""),
+    };
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return 1000;
+    }
+    let thousandths = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0u16, |n, b| n * 10 + u16::from(b - b'0'));
+    match int {
+        "0" => thousandths,
+        // "1" with a non-zero fraction is malformed too.
+        _ => 1000,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use proptest::prelude::*;
 
     fn headers(name: header::HeaderName, value: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -187,5 +204,151 @@ mod tests {
         assert_eq!(accepted_version(&h, 30), None);
         let h = headers(header::ACCEPT, "text/vcard;version=2.1");
         assert_eq!(accepted_version(&h, 30), None);
+    }
+
+    #[test]
+    fn q_values_follow_rfc_9110() {
+        assert_eq!(parse_q("0"), 0);
+        assert_eq!(parse_q("0."), 0);
+        assert_eq!(parse_q("0.5"), 500);
+        assert_eq!(parse_q("0.125"), 125);
+        assert_eq!(parse_q("1.000"), 1000);
+        for malformed in [
+            "NaN", "inf", "-0.5", "1.5", "0.0001", "2", "", "0.x", "+0.5", "1e-3",
+        ] {
+            assert_eq!(parse_q(malformed), 1000, "{malformed}");
+        }
+        // A NaN q used to count as 0 and drop the range; malformed counts as 1.
+        let h = headers(
+            header::ACCEPT,
+            "text/vcard;version=4.0;q=NaN, text/vcard;version=3.0;q=0.9",
+        );
+        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+    }
+
+    #[test]
+    fn several_accept_fields_are_one_list() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::ACCEPT,
+            HeaderValue::from_static("text/vcard;version=3.0;q=0.1"),
+        );
+        h.append(
+            header::ACCEPT,
+            HeaderValue::from_static("TEXT/VCARD; VERSION=4.0"),
+        );
+        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+    }
+
+    /// One media range of an Accept header, from pieces clients send and pieces they get wrong.
+    fn media_range() -> impl Strategy<Value = String> {
+        let media = prop::sample::select(vec![
+            "text/vcard",
+            "TEXT/VCard",
+            " text/vcard ",
+            "text/x-vcard",
+            "*/*",
+            "text/*",
+            "",
+        ]);
+        let param = prop_oneof![
+            prop::sample::select(vec![
+                "version=3.0",
+                "version=4.0",
+                "VERSION=\"4.0\"",
+                "version = 3.0 ",
+                "version=2.1",
+                "version",
+                "q=0",
+                "q=0.5",
+                "q=0.500",
+                "q=1",
+                "q=1.0",
+                "q=NaN",
+                "q=inf",
+                "q=-1",
+                "q=1.5",
+                "q=0.0001",
+                "q=",
+                "charset=utf-8",
+                "=",
+            ])
+            .prop_map(str::to_owned),
+            "[ -~]{0,10}",
+        ];
+        (media, prop::collection::vec(param, 0..4)).prop_map(|(media, params)| {
+            std::iter::once(media.to_owned())
+                .chain(params)
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::config())]
+
+        /// Any Accept header: a version some `text/vcard` range with q > 0 names, or `None`
+        /// when none does. Never a panic.
+        #[test]
+        fn fuzz_accept(
+            ranges in prop::collection::vec(media_range(), 0..6),
+            stored in prop::sample::select(vec![21i16, 30, 40, 0, -1]),
+        ) {
+            let accept = ranges.join(",");
+            let Ok(value) = HeaderValue::from_str(&accept) else {
+                return Ok(());
+            };
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, value);
+            let named = |version: &str| {
+                // A random parameter may hold a comma: the header is what is split.
+                accept.split(',').any(|range| {
+                    let mut parts = range.split(';');
+                    let media = parts.next().unwrap_or_default().trim();
+                    let params: Vec<(String, String)> = parts
+                        .filter_map(|p| p.split_once('='))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_owned()))
+                        .collect();
+                    let version_named = params
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == "version")
+                        .is_some_and(|(_, v)| v == version);
+                    let q = params.iter().rev().find(|(k, _)| k == "q").map_or(1000, |(_, v)| parse_q(v));
+                    media.eq_ignore_ascii_case("text/vcard") && version_named && q > 0
+                })
+            };
+            match accepted_version(&h, stored) {
+                Some(RenderVersion::V3) => prop_assert!(named("3.0"), "{accept}"),
+                Some(RenderVersion::V4) => prop_assert!(named("4.0"), "{accept}"),
+                None => prop_assert!(!named("3.0") && !named("4.0"), "{accept}"),
+            }
+        }
+
+        /// Arbitrary header bytes (whatever `HeaderValue` admits) in Accept and User-Agent.
+        #[test]
+        fn fuzz_header_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200), q in ".{0,12}") {
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                let mut h = HeaderMap::new();
+                h.insert(header::ACCEPT, value.clone());
+                h.insert(header::USER_AGENT, value);
+                let _ = accepted_version(&h, 30);
+                let _ = is_apple(&h);
+            }
+            prop_assert!(parse_q(&q) <= 1000);
+        }
+
+        /// Apple's markers are found anywhere in a User-Agent, and nothing else is taken for
+        /// them.
+        #[test]
+        fn fuzz_user_agent(before in "[ -~]{0,30}", marker in prop::sample::select(APPLE_MARKERS), after in "[ -~]{0,30}") {
+            let ua = format!("{before}{marker}{after}");
+            let mut h = HeaderMap::new();
+            h.insert(header::USER_AGENT, HeaderValue::from_str(&ua).unwrap());
+            prop_assert!(is_apple(&h));
+            let plain = before.replace('/', " ");
+            h.insert(header::USER_AGENT, HeaderValue::from_str(&plain).unwrap());
+            prop_assert!(!is_apple(&h));
+        }
     }
 }

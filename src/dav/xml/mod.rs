@@ -5,9 +5,12 @@
 //! - [`tree`]: a defensive reader (no DTDs, bounded depth and size) into an element tree;
 //! - [`request`]: PROPFIND / PROPPATCH / MKCOL / REPORT bodies as typed requests;
 //! - [`filter`]: the addressbook-query filter inside a REPORT;
-//! - [`write`]: multistatus and `DAV:error` bodies.
+//! - [`write`]: multistatus and `DAV:error` bodies;
+//! - `fuzz` (tests only): property-based fuzzing of all of the above.
 
 pub mod filter;
+#[cfg(test)]
+mod fuzz;
 pub mod names;
 pub mod request;
 pub mod tree;

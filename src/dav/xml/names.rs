@@ -153,15 +153,44 @@ pub fn prefix_for(ns: &str) -> Option<&'static str> {
     }
 }
 
-/// Whether `local` can be written back as an element name. Names come from parsed requests, but
-/// the parser does not validate them fully; a name we cannot echo safely is left out.
-pub fn is_writable_name(local: &str) -> bool {
-    let mut chars = local.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    (first.is_alphabetic() || first == '_')
-        && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+/// The namespace of `xml:` attributes (Namespaces in XML 1.0 §3): always bound to the `xml`
+/// prefix, never declared as a default namespace.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace of `xmlns` declarations themselves (Namespaces in XML 1.0 §3): no element may
+/// be in it.
+pub const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// XML 1.0 (fifth edition) §2.3 `NameStartChar`, without the colon (Namespaces in XML 1.0 §3
+/// NCName).
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z'
+        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 (fifth edition) §2.3 `NameChar`, without the colon.
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c,
+            '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// Whether `name` is an NCName (Namespaces in XML 1.0 §3): a name without a colon, as element
+/// local names, prefixes and attribute names must be. Requests with other names are refused
+/// when read, so anything echoed back is a name every XML parser accepts.
+pub fn is_ncname(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+}
+
+/// Whether an element named `name` can be written: its local name is an NCName and its
+/// namespace is one an element may have. Names reach the writer from parsed requests; a name
+/// we cannot echo as well-formed XML is left out.
+pub fn is_writable(name: &QName) -> bool {
+    is_ncname(&name.local) && name.ns != XMLNS_NS
 }
 
 #[cfg(test)]
@@ -178,11 +207,21 @@ mod tests {
     }
 
     #[test]
-    fn writable_names() {
-        assert!(is_writable_name("getetag"));
-        assert!(is_writable_name("principal-URL"));
-        assert!(!is_writable_name("a\"b"));
-        assert!(!is_writable_name(""));
-        assert!(!is_writable_name("1abc"));
+    fn names_are_ncnames() {
+        assert!(is_ncname("getetag"));
+        assert!(is_ncname("principal-URL"));
+        assert!(!is_ncname("a\"b"));
+        assert!(!is_ncname(""));
+        assert!(!is_ncname("1abc"));
+        assert!(!is_ncname("a:b"));
+        // Not every Unicode letter or digit is an XML name character: U+00AA and U+00B2 are
+        // refused, U+00B7 may follow but not start a name.
+        assert!(!is_ncname("\u{aa}"));
+        assert!(!is_ncname("a\u{b2}"));
+        assert!(!is_ncname("\u{b7}a"));
+        assert!(is_ncname("a\u{b7}"));
+        assert!(is_ncname("Jürgen"));
+        assert!(!is_writable(&QName::new(XMLNS_NS, "x")));
+        assert!(is_writable(&QName::new(XML_NS, "lang")));
     }
 }

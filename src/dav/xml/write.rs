@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 use axum::http::StatusCode;
 
-use super::names::{QName, is_writable_name, prefix_for};
+use super::names::{QName, XML_NS, is_writable, prefix_for};
+use super::tree::is_xml_char;
 
 const HEADER: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 const ROOT_NAMESPACES: &str = concat!(
@@ -27,14 +28,18 @@ pub fn status_line(status: StatusCode) -> String {
 }
 
 /// Appends `text` escaped for element content. CR is written as a character reference
-/// because XML parsers turn a literal CRLF into LF, and a vCard's CRLF line ends must survive
-/// the trip. Characters XML 1.0 cannot carry at all become U+FFFD. Quotes stay literal (ETags
-/// read `"..."`, which simple clients expect).
+/// because XML parsers turn a literal CRLF into LF (XML 1.0 §2.11), and a vCard's CRLF line
+/// ends must survive the trip. Characters XML 1.0 cannot carry at all, literally or as a
+/// reference (§2.2: C0 controls other than tab, LF and CR, U+FFFE, U+FFFF), become U+FFFD, so
+/// any string yields well-formed XML. Quotes stay literal (ETags read `"..."`, which simple
+/// clients expect).
 pub fn escape_into(out: &mut String, text: &str) {
     escape(out, text, false);
 }
 
-/// Appends `text` escaped for a double-quoted attribute value.
+/// Appends `text` escaped for a double-quoted attribute value. Tab, LF and CR are written as
+/// references, which attribute-value normalization (XML 1.0 §3.3.3) keeps, unlike the literal
+/// characters it turns into spaces.
 pub fn escape_attribute_into(out: &mut String, text: &str) {
     escape(out, text, true);
 }
@@ -56,7 +61,7 @@ fn escape(out: &mut String, text: &str, attribute: bool) {
                 }
             }
             '\t' | '\n' => continue,
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => "\u{fffd}",
+            c if !is_xml_char(c) => "\u{fffd}",
             _ => continue,
         };
         out.push_str(&text[start..i]);
@@ -67,28 +72,42 @@ fn escape(out: &mut String, text: &str, attribute: bool) {
 }
 
 /// Writes `<name>` (or `<name/>` when `empty`); names in our namespaces use the prefixes
-/// declared on the root, others declare their namespace as the default on the element.
-fn open_tag(out: &mut String, name: &QName, empty: bool) {
+/// declared on the root, others declare their namespace as the default on the element. A name
+/// that cannot be written as well-formed XML (see [`is_writable`]) writes nothing and returns
+/// false; the caller then leaves the whole element out.
+#[must_use]
+fn open_tag(out: &mut String, name: &QName, empty: bool) -> bool {
+    if !is_writable(name) {
+        return false;
+    }
     out.push('<');
-    match prefix_for(&name.ns) {
-        Some(prefix) => {
-            out.push_str(prefix);
-            out.push(':');
-            out.push_str(&name.local);
-        }
-        None => {
-            out.push_str(&name.local);
-            out.push_str(" xmlns=\"");
-            escape_attribute_into(out, &name.ns);
-            out.push('"');
-        }
+    if let Some(prefix) = qualifying_prefix(&name.ns) {
+        out.push_str(prefix);
+        out.push(':');
+        out.push_str(&name.local);
+    } else {
+        out.push_str(&name.local);
+        out.push_str(" xmlns=\"");
+        escape_attribute_into(out, &name.ns);
+        out.push('"');
     }
     out.push_str(if empty { "/>" } else { ">" });
+    true
+}
+
+/// The prefix an element in `ns` is written with, if any: ours, or `xml`, which is bound
+/// without a declaration and may not be declared as a default namespace (Namespaces in XML 1.0
+/// §3).
+fn qualifying_prefix(ns: &str) -> Option<&'static str> {
+    if ns == XML_NS {
+        return Some("xml");
+    }
+    prefix_for(ns)
 }
 
 fn close_tag(out: &mut String, name: &QName) {
     out.push_str("</");
-    if let Some(prefix) = prefix_for(&name.ns) {
+    if let Some(prefix) = qualifying_prefix(&name.ns) {
         out.push_str(prefix);
         out.push(':');
     }
@@ -161,7 +180,7 @@ impl Multistatus {
         self.buf.push_str("</d:status>");
         if let Some(error) = error {
             self.buf.push_str("<d:error>");
-            open_tag(&mut self.buf, error, true);
+            let _ = open_tag(&mut self.buf, error, true);
             self.buf.push_str("</d:error>");
         }
         self.buf.push_str("</d:response>\n");
@@ -195,40 +214,44 @@ impl Response<'_> {
     /// `<name>escaped text</name>`.
     pub fn text(&mut self, name: &QName, value: &str) {
         let out = &mut self.ms.ok;
-        open_tag(out, name, false);
-        escape_into(out, value);
-        close_tag(out, name);
+        if open_tag(out, name, false) {
+            escape_into(out, value);
+            close_tag(out, name);
+        }
     }
 
     /// `<name>number</name>`.
     pub fn number(&mut self, name: &QName, value: i64) {
         let out = &mut self.ms.ok;
-        open_tag(out, name, false);
-        let _ = write!(out, "{value}");
-        close_tag(out, name);
+        if open_tag(out, name, false) {
+            let _ = write!(out, "{value}");
+            close_tag(out, name);
+        }
     }
 
     /// `<name/>`.
     pub fn empty(&mut self, name: &QName) {
-        open_tag(&mut self.ms.ok, name, true);
+        let _ = open_tag(&mut self.ms.ok, name, true);
     }
 
     /// `<name>` + trusted inner XML (built from constants by the caller) + `</name>`.
     pub fn raw(&mut self, name: &QName, inner: &str) {
         let out = &mut self.ms.ok;
-        open_tag(out, name, false);
-        out.push_str(inner);
-        close_tag(out, name);
+        if open_tag(out, name, false) {
+            out.push_str(inner);
+            close_tag(out, name);
+        }
     }
 
     /// `<name><d:href>href</d:href></name>`.
     pub fn href(&mut self, name: &QName, href: &str) {
         let out = &mut self.ms.ok;
-        open_tag(out, name, false);
-        out.push_str("<d:href>");
-        escape_into(out, href);
-        out.push_str("</d:href>");
-        close_tag(out, name);
+        if open_tag(out, name, false) {
+            out.push_str("<d:href>");
+            escape_into(out, href);
+            out.push_str("</d:href>");
+            close_tag(out, name);
+        }
     }
 
     /// A property reported with a non-200 status (404 unknown, 403 protected, 424 failed
@@ -237,7 +260,7 @@ impl Response<'_> {
         if self.ms.minimal && status == StatusCode::NOT_FOUND {
             return;
         }
-        if !is_writable_name(&name.local) {
+        if !is_writable(name) {
             return;
         }
         let index = match self.ms.other.iter().position(|(s, _)| *s == status) {
@@ -247,7 +270,7 @@ impl Response<'_> {
                 self.ms.other.len() - 1
             }
         };
-        open_tag(&mut self.ms.other[index].1, name, true);
+        let _ = open_tag(&mut self.ms.other[index].1, name, true);
     }
 
     pub fn finish(self) {
@@ -289,13 +312,16 @@ pub fn error_body(condition: &QName, href: Option<&str>, description: Option<&st
     out.push('>');
     match href {
         Some(href) => {
-            open_tag(&mut out, condition, false);
-            out.push_str("<d:href>");
-            escape_into(&mut out, href);
-            out.push_str("</d:href>");
-            close_tag(&mut out, condition);
+            if open_tag(&mut out, condition, false) {
+                out.push_str("<d:href>");
+                escape_into(&mut out, href);
+                out.push_str("</d:href>");
+                close_tag(&mut out, condition);
+            }
         }
-        None => open_tag(&mut out, condition, true),
+        None => {
+            let _ = open_tag(&mut out, condition, true);
+        }
     }
     if let Some(description) = description {
         out.push_str("<d:responsedescription>");
@@ -391,5 +417,52 @@ mod tests {
             "<card:no-uid-conflict><d:href>/dav/a.vcf</d:href></card:no-uid-conflict><d:responsedescription>UID &lt;x&gt; taken</d:responsedescription>"
         ));
         assert!(crate::dav::xml::tree::parse(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn every_character_xml_cannot_carry_becomes_a_replacement() {
+        let mut out = String::new();
+        escape_into(
+            &mut out,
+            "a\0b\u{8}c\u{b}\u{c}\u{1f}\u{fffe}\u{ffff}\u{10ffff}\td",
+        );
+        assert_eq!(
+            out,
+            "a\u{fffd}b\u{fffd}c\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{10ffff}\td"
+        );
+        let mut ms = Multistatus::new(false);
+        let mut r = ms.response("/\u{1}x");
+        r.text(&QName::dav("displayname"), "\u{0}A\r\nB ]]> &amp;");
+        r.finish();
+        let body = ms.finish();
+        let root = crate::dav::xml::tree::parse(body.as_bytes()).unwrap();
+        let response = &root.children[0];
+        assert_eq!(response.children[0].text, "/\u{fffd}x");
+        let prop = &response.children[1].children[0];
+        assert_eq!(prop.children[0].text, "\u{fffd}A\r\nB ]]> &amp;");
+    }
+
+    #[test]
+    fn names_xml_cannot_carry_are_left_out() {
+        let mut ms = Multistatus::new(false);
+        let mut r = ms.response("/x");
+        r.text(&QName::new("urn:x", "a\"b"), "v");
+        r.empty(&QName::new("urn:x", "1a"));
+        r.href(&QName::new("urn:x", ""), "/y");
+        r.number(&QName::new("http://www.w3.org/2000/xmlns/", "n"), 1);
+        r.with_status(&QName::new("urn:x", "x:y"), StatusCode::NOT_FOUND);
+        r.text(&QName::new(XML_NS, "lang"), "en");
+        r.text(&QName::new("urn:a&\"b\t", "ok"), "v");
+        r.finish();
+        let body = ms.finish();
+        let root = crate::dav::xml::tree::parse(body.as_bytes()).unwrap();
+        let prop = &root.children[0].children[1].children[0];
+        let names: Vec<_> = prop
+            .children
+            .iter()
+            .map(|c| (c.ns.as_str(), c.local.as_str()))
+            .collect();
+        assert_eq!(names, [(XML_NS, "lang"), ("urn:a&\"b\t", "ok")]);
+        assert_eq!(root.children[0].children.len(), 2, "only the 200 propstat");
     }
 }
