@@ -67,8 +67,11 @@ limits! {
     /// for every card it lacks in one multiget, so this bounds the book it can first sync.
     max_multiget_hrefs: usize = 10_000,
     /// Most `prop-filter`, `param-filter` and `text-match` elements, together, in one CardDAV
-    /// `addressbook-query`.
+    /// `addressbook-query` (refused with 403 and `CARDDAV:supported-filter`).
     max_filter_elements: usize = 64,
+    /// Most properties one CardDAV PROPFIND or REPORT names (each is answered for every
+    /// resource listed; refused with 413).
+    max_requested_properties: usize = 256,
     /// Most words in one GraphQL `search` (or lookup) text.
     max_search_terms: usize = 16,
     /// Longest GraphQL `search` text, in characters.

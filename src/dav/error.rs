@@ -159,10 +159,9 @@ impl From<StoreError> for DavError {
 impl From<RequestError> for DavError {
     fn from(error: RequestError) -> DavError {
         match error {
-            RequestError::Xml(XmlError::TooManyElements) => DavError::Status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                XmlError::TooManyElements.to_string(),
-            ),
+            RequestError::Xml(e @ (XmlError::TooManyElements | XmlError::TooManyAttributes)) => {
+                DavError::Status(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+            }
             RequestError::Xml(e) => DavError::bad_request(e.to_string()),
             RequestError::Invalid(message) => DavError::bad_request(message),
             RequestError::UnsupportedReport(name) => DavError::condition(

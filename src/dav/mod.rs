@@ -228,6 +228,19 @@ impl Ctx {
             .map_err(|_| body_too_large(limit))
     }
 
+    /// Refuses a PROPFIND or REPORT naming more properties than the limit: each is answered
+    /// for every resource listed.
+    pub fn check_properties(&self, props: &xml::request::Props) -> Result<(), DavError> {
+        let (count, limit) = (props.property_count(), self.limits.max_requested_properties);
+        if count > limit {
+            return Err(DavError::Status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request names {count} properties; at most {limit} are answered"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads and parses an XML body; `None` when the body is empty.
     pub async fn xml_body(&self, body: Body) -> Result<Option<xml::tree::Element>, DavError> {
         let bytes = self.body(body).await?;

@@ -13,6 +13,7 @@ use super::{Ctx, DavError, Depth, multistatus, paths};
 pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
     let root = ctx.xml_body(body).await?;
     let props = request::propfind(root.as_ref())?;
+    ctx.check_properties(&props)?;
     let selection = &props.selection;
     let depth = ctx.depth(Depth::One);
     let prop_ctx = ctx.prop_context();

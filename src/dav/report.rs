@@ -26,6 +26,25 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
         .await?
         .ok_or_else(|| DavError::bad_request("REPORT needs a request body"))?;
     let report = request::report(&root)?;
+    match &report {
+        Report::Multiget { props, .. } | Report::Sync { props, .. } => {
+            ctx.check_properties(props)?
+        }
+        Report::Query { props, filter, .. } => {
+            ctx.check_properties(props)?;
+            let (count, limit) = (filter.element_count(), ctx.limits.max_filter_elements);
+            if count > limit {
+                return Err(DavError::condition(
+                    StatusCode::FORBIDDEN,
+                    QName::carddav("supported-filter"),
+                    Some(format!(
+                        "the filter has {count} prop-filter, param-filter and text-match \
+                         elements; at most {limit} are supported"
+                    )),
+                ));
+            }
+        }
+    }
     let (slug, on_card) = match target {
         Target::Book { slug, .. } => (slug, false),
         Target::Card { slug, .. } => (slug, true),
