@@ -365,4 +365,19 @@ mod tests {
     fn ordinary_queries_pass() {
         assert!(check("{ contacts(first: 10) { edges { node { ...C } } } } fragment C on Contact { id firstName groups { id } }").is_ok());
     }
+
+    /// graphql-js's `getIntrospectionQuery()` (with descriptions), as GraphiQL and most client
+    /// libraries send it.
+    const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name } subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
+        fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue } interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } possibleTypes { ...TypeRef } }
+        fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+        fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+
+    #[tokio::test]
+    async fn client_introspection_passes_every_limit() {
+        assert!(check(INTROSPECTION).is_ok());
+        let schema = crate::graphql::build_schema(&Limits::default());
+        let response = schema.execute(INTROSPECTION).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+    }
 }
