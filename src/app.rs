@@ -43,7 +43,7 @@ impl AppState {
         AppState {
             authenticator: Authenticator::new(store.clone(), &options.limits),
             changes: ChangeHub::start(store.database_url()),
-            graphql: crate::graphql::build_schema(),
+            graphql: crate::graphql::build_schema(&options.limits),
             store,
             limits: Arc::new(options.limits),
             allowed_origins: Arc::new(options.allowed_origins),

@@ -897,3 +897,436 @@ async fn playground_is_served() {
         "{html}"
     );
 }
+
+// ---- Hardening: what one request may cost (issue 11) ----
+
+/// Serves the real router with these options (limits, allowed origins) on a loopback port.
+async fn serve_with(store: &rolodex::store::Store, options: rolodex::app::AppOptions) -> String {
+    let state = rolodex::app::AppState::new(store.clone(), options);
+    let router = rolodex::app::build_router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
+    });
+    format!("http://{address}")
+}
+
+/// Sends `POST /graphql` with a chunked body (no `Content-Length`) of `total` bytes of `{`,
+/// over a raw connection; returns the response's status, read while the body is still being
+/// written (the server may answer before reading it, and close).
+async fn post_chunked(base: &str, authorization: Option<&str>, total: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let authorization = authorization
+        .map(|value| format!("Authorization: {value}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n{authorization}Connection: close\r\n\r\n"
+    );
+    let writing = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'{'; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            writer
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            writer.write_all(&chunk).await?;
+            writer.write_all(b"\r\n").await?;
+            sent += chunk.len();
+        }
+        writer.write_all(b"0\r\n\r\n").await?;
+        Ok::<_, std::io::Error>(())
+    });
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let status_line = loop {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(60), reader.read(&mut buffer))
+                .await
+                .expect("an answer")
+                .unwrap_or(0);
+        response.extend_from_slice(&buffer[..read]);
+        if let Some(end) = response.windows(2).position(|w| w == b"\r\n") {
+            break String::from_utf8_lossy(&response[..end]).into_owned();
+        }
+        assert!(read > 0, "connection closed without an answer");
+    };
+    writing.abort();
+    status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not a status line: {status_line}"))
+}
+
+#[tokio::test]
+async fn search_text_is_limited_and_many_words_never_crash() {
+    let (_store, _user, client) = setup().await;
+    let words: Vec<String> = (1..=16).map(|i| format!("w{i:02}x")).collect();
+    client
+        .data(
+            "mutation($c: String) { createContact(input: { displayName: \"Many\", company: $c }) { etag } }",
+            json!({ "c": words.join(" ") }),
+        )
+        .await;
+    let search = "query($q: String) { contacts(search: $q) { edges { node { displayName } } } }";
+
+    // Thousands of words once overflowed the stack (one nested SQL condition per word).
+    let error = client
+        .error(search, json!({ "q": "ab ".repeat(8_000) }))
+        .await;
+    assert_eq!(error["extensions"]["code"], "VALIDATION", "{error}");
+    assert_eq!(error["extensions"]["field"], "search", "{error}");
+    let twenty = ["ab"; 20].join(" ");
+    let error = client.error(search, json!({ "q": twenty })).await;
+    assert_eq!(error["extensions"]["code"], "VALIDATION", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("16"), "{error}");
+    let error = client.error(search, json!({ "q": "a".repeat(257) })).await;
+    assert_eq!(error["extensions"]["code"], "VALIDATION", "{error}");
+
+    // Sixteen words are searched, every one of them must match.
+    let found = client.data(search, json!({ "q": words.join(" ") })).await;
+    assert_eq!(found["contacts"]["edges"][0]["node"]["displayName"], "Many");
+    let mut missing = words.clone();
+    missing[15] = "nowhere".into();
+    let found = client.data(search, json!({ "q": missing.join(" ") })).await;
+    assert_eq!(found["contacts"]["edges"].as_array().unwrap().len(), 0);
+    // Repeated words count towards the limit but are searched once.
+    let found = client.data(search, json!({ "q": "w01x W01X w01x" })).await;
+    assert_eq!(found["contacts"]["edges"].as_array().unwrap().len(), 1);
+
+    // Phone.com's lookup values are limited the same way.
+    let error = client
+        .error(
+            "query($v: ContactLookup!) { lookupContacts(lookup: $v) { id } }",
+            json!({ "v": "x".repeat(300) }),
+        )
+        .await;
+    assert_eq!(error["extensions"]["code"], "VALIDATION", "{error}");
+    let error = client
+        .error(
+            "query($v: ContactLookup!) { lookupContacts(lookup: $v) { id } }",
+            json!({ "v": { "first_name": "a ".repeat(40) } }),
+        )
+        .await;
+    assert_eq!(error["extensions"]["code"], "VALIDATION", "{error}");
+
+    // The server is still there.
+    client.data("{ viewer { name } }", json!({})).await;
+}
+
+#[tokio::test]
+async fn whole_book_fields_and_root_fields_are_costed() {
+    let (_store, _user, client) = setup().await;
+    let code = |body: &Value| body["errors"][0]["extensions"]["code"].clone();
+
+    // 500 aliased exports: each would hold a whole book in memory.
+    let exports: String = (0..500)
+        .map(|i| format!("e{i}: exportContacts(format: VCF4) "))
+        .collect();
+    let (status, body) = client.post(&format!("{{ {exports} }}"), json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    // Five exports cost more than the budget, four fit.
+    let five: String = (0..5)
+        .map(|i| format!("e{i}: exportContacts(format: CSV) "))
+        .collect();
+    let (_, body) = client.post(&format!("{{ {five} }}"), json!({})).await;
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    let four: String = (0..4)
+        .map(|i| format!("e{i}: exportContacts(format: CSV) "))
+        .collect();
+    client.data(&format!("{{ {four} }}"), json!({})).await;
+
+    // Change feeds are whole-book reads too.
+    let book = client.data("{ addressBooks { id } }", json!({})).await["addressBooks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let feeds: String = (0..4)
+        .map(|i| format!("c{i}: changes(addressBookId: \"{book}\") {{ token changed {{ id }} }} "))
+        .collect();
+    let (_, body) = client.post(&format!("{{ {feeds} }}"), json!({})).await;
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+
+    // Root fields (aliases included) are limited to 32 per operation, also behind fragments.
+    let roots = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("v{i}: viewer {{ name }} "))
+            .collect()
+    };
+    client
+        .data(&format!("{{ {} }}", roots(32)), json!({}))
+        .await;
+    let (_, body) = client
+        .post(&format!("{{ {} }}", roots(33)), json!({}))
+        .await;
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    assert!(body.to_string().contains("root fields"), "{body}");
+    let (_, body) = client
+        .post(
+            &format!("{{ ...F }} fragment F on Query {{ {} }}", roots(40)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+
+    // Fragments that each spread the next twice: 2^40 fields from a tiny document, refused
+    // without expanding them (it once kept a core busy for many minutes).
+    let mut doubling = String::from("{ ...F0 }\n");
+    for i in 0..40 {
+        doubling.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{n} ...F{n} }}\n",
+            n = i + 1
+        ));
+    }
+    doubling.push_str("fragment F40 on Query { viewer { name } }\n");
+    let (_, body) = client.post(&doubling, json!({})).await;
+    assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+
+    // Validation errors carry a code too.
+    let (_, body) = client.post("{ noSuchField }", json!({})).await;
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+}
+
+#[tokio::test]
+async fn limits_come_from_the_configuration() {
+    let store = common::store().await;
+    let user = common::user(&store, "gql").await;
+    let token = common::token(&store, &user).await;
+    let base = serve_with(
+        &store,
+        rolodex::app::AppOptions {
+            limits: rolodex::limits::Limits {
+                graphql_max_page_size: 5,
+                graphql_max_root_fields: 2,
+                max_search_terms: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let client = Client::new(&base, &token).await;
+    let error = client
+        .error("{ contacts(first: 6) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(error["extensions"]["code"], "VALIDATION", "{error}");
+    client
+        .data("{ contacts(first: 5) { totalCount } }", json!({}))
+        .await;
+    let error = client
+        .error(
+            "{ a: viewer { name } b: viewer { name } c: viewer { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error["extensions"]["code"], "QUERY_TOO_COMPLEX", "{error}");
+    let error = client
+        .error("{ contacts(search: \"a b c\") { totalCount } }", json!({}))
+        .await;
+    assert_eq!(error["extensions"]["code"], "VALIDATION", "{error}");
+}
+
+#[tokio::test]
+async fn cross_site_requests_are_refused() {
+    let store = common::store().await;
+    let user = common::user(&store, "gql").await;
+    let token = common::token(&store, &user).await;
+    let base = serve_with(
+        &store,
+        rolodex::app::AppOptions {
+            allowed_origins: vec!["https://app.example".to_owned()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/graphql");
+    let body = json!({ "query": "mutation { createAddressBook(slug: \"csrf\", displayName: \"CSRF\") { id } }" }).to_string();
+    let send = |content_type: &'static str, origin: Option<String>| {
+        let mut request = http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("Content-Type", content_type)
+            .body(body.clone());
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    // What a plain HTML form can send: refused before anything runs.
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let (status, body) = send(content_type, Some("https://evil.example".into())).await;
+        assert!(
+            status == 415 || status == 403,
+            "{content_type}: {status} {body}"
+        );
+        let (status, body) = send(content_type, None).await;
+        assert_eq!(status, 415, "{content_type}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "UNSUPPORTED_MEDIA_TYPE"
+        );
+    }
+    // JSON from another site's page: refused.
+    let (status, body) = send("application/json", Some("https://evil.example".into())).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let (status, _) = send("application/json", Some("null".into())).await;
+    assert_eq!(status, 403);
+    let books = rolodex::store::Store::list_address_books(&store, &user)
+        .await
+        .unwrap();
+    assert!(
+        books.iter().all(|b| b.slug != "csrf"),
+        "a refused request ran"
+    );
+
+    // The server's own origin, a configured one, and no Origin at all (curl, apps) pass.
+    let own = base.clone();
+    let (status, body) = send("application/json", Some(own)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    let query = json!({ "query": "{ viewer { name } }" }).to_string();
+    for origin in [
+        Some("https://app.example"),
+        Some("HTTPS://APP.EXAMPLE"),
+        None,
+    ] {
+        let mut request = http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("Content-Type", "application/json; charset=utf-8")
+            .body(query.clone());
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{origin:?}");
+    }
+
+    // A WebSocket upgrade from another site's page is refused; from the allowed one it is not.
+    let ws_url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
+    let upgrade = |origin: &'static str| {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = ws_url.clone().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    match upgrade("https://evil.example").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!(
+            "a cross-origin upgrade was not refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    assert!(upgrade("https://app.example").await.is_ok());
+}
+
+#[tokio::test]
+async fn the_body_is_read_only_after_authentication() {
+    let (_store, _user, client) = setup().await;
+    let base = client.url.trim_end_matches("/graphql").to_owned();
+    let http = reqwest::Client::new();
+
+    // Unauthenticated: 401, whatever the body; it is not parsed (this one would be a 400).
+    let junk = "{".repeat(900 * 1024);
+    let response = http
+        .post(&client.url)
+        .header("Content-Type", "application/json")
+        .body(junk.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // Nor read: a streamed body larger than the limit gets the same answer.
+    assert_eq!(post_chunked(&base, None, 4 * 1024 * 1024).await, 401);
+
+    // Authenticated: an oversized streamed body is 413, a malformed one 400, with codes.
+    let bearer = client.auth.clone().unwrap();
+    assert_eq!(
+        post_chunked(&base, Some(&bearer), 2 * 1024 * 1024).await,
+        413
+    );
+    let response = http
+        .post(&client.url)
+        .header("Authorization", &bearer)
+        .header("Content-Type", "application/json")
+        .body(junk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+    for bad in [
+        "not json",
+        "[]",
+        "{\"query\": 5}",
+        "[{\"query\": \"{ viewer { name } }\"}]",
+    ] {
+        let response = http
+            .post(&client.url)
+            .header("Authorization", &bearer)
+            .header("Content-Type", "application/json")
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{bad}: {body}"
+        );
+    }
+    // A GraphQL syntax error is a 400 too, with a short message.
+    let (status, body) = client
+        .post(
+            &format!("{{ contacts {}", "{ viewer ".repeat(10_000)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_PARSE_FAILED"
+    );
+    assert!(body["errors"][0]["message"].as_str().unwrap().len() < 2_000);
+}

@@ -204,3 +204,167 @@ async fn another_users_book_cannot_be_subscribed_and_bad_tokens_are_refused() {
         "a bad token was acknowledged: {reply:?}"
     );
 }
+
+/// Serves the real router with these limits on a loopback port.
+async fn serve_with_limits(
+    store: &rolodex::store::Store,
+    limits: rolodex::limits::Limits,
+) -> String {
+    let options = rolodex::app::AppOptions {
+        limits,
+        ..Default::default()
+    };
+    let router = rolodex::app::build_router(rolodex::app::AppState::new(store.clone(), options));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
+    });
+    format!("http://{address}")
+}
+
+/// A socket that has sent nothing yet.
+async fn open(base: &str, protocol: &str) -> Socket {
+    let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("ws connect")
+        .0
+}
+
+/// Reads until the server closes; returns its close code (None: closed without a frame).
+async fn closed(socket: &mut Socket) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .expect("the server did not close the socket")
+        {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_socket_that_never_initialises_is_closed() {
+    let store = common::store().await;
+    let base = serve_with_limits(
+        &store,
+        rolodex::limits::Limits {
+            graphql_ws_init_timeout_secs: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut socket = open(&base, "graphql-transport-ws").await;
+    assert_eq!(closed(&mut socket).await, Some(4408));
+    // The legacy protocol has no code for it: the socket is just closed.
+    let mut legacy = open(&base, "graphql-ws").await;
+    closed(&mut legacy).await;
+}
+
+#[tokio::test]
+async fn an_oversized_message_closes_the_socket() {
+    let store = common::store().await;
+    let alice = common::user(&store, "sub").await;
+    let token = common::token(&store, &alice).await;
+    let base = common::serve(&store).await;
+    let mut socket = connect(&base, &token).await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    let huge = json!({
+        "id": "1",
+        "type": "subscribe",
+        "payload": { "query": format!("subscription {{ __typename }} # {}", "x".repeat(128 * 1024)) }
+    });
+    // The server may close while the message is still being written.
+    let _ = socket.send(Message::text(huge.to_string())).await;
+    let code = closed(&mut socket).await;
+    assert!(code.is_none_or(|code| code == 1009), "closed with {code:?}");
+}
+
+#[tokio::test]
+async fn subscriptions_per_connection_are_capped() {
+    let store = common::store().await;
+    let alice = common::user(&store, "sub").await;
+    let token = common::token(&store, &alice).await;
+    let book = common::default_book(&store, &alice).await;
+    let base = common::serve(&store).await;
+    let book = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("AddressBook:{book}"))
+    };
+    let mut socket = connect(&base, &token).await;
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "connection_ack");
+    let send = |id: String, kind: &'static str| {
+        let message = match kind {
+            "subscribe" => json!({
+                "id": id,
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription($b: ID!) { contactChanged(addressBookId: $b) { databaseId } }",
+                    "variables": { "b": book }
+                }
+            }),
+            other => json!({ "id": id, "type": other }),
+        };
+        Message::text(message.to_string())
+    };
+    // The default limit is 16.
+    for id in 1..=16 {
+        socket
+            .send(send(id.to_string(), "subscribe"))
+            .await
+            .unwrap();
+    }
+    socket.send(send("17".into(), "subscribe")).await.unwrap();
+    let reply = next(&mut socket).await.expect("a reply");
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["id"], "17", "{reply}");
+    assert_eq!(
+        reply["payload"][0]["extensions"]["code"], "TOO_MANY_SUBSCRIPTIONS",
+        "{reply}"
+    );
+
+    // The connection stays; completing one subscription makes room for another.
+    socket.send(send("1".into(), "complete")).await.unwrap();
+    socket.send(send("18".into(), "subscribe")).await.unwrap();
+    socket
+        .send(Message::text(json!({ "type": "ping" }).to_string()))
+        .await
+        .unwrap();
+    loop {
+        let message = next(&mut socket).await.expect("the connection stays open");
+        assert_ne!(message["type"], "error", "{message}");
+        if message["type"] == "pong" {
+            break;
+        }
+    }
+    // And subscription 18 is live: a change reaches it (once it has registered, as above).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let created = graphql(
+        &base,
+        &token,
+        "mutation { createContact(input: { displayName: \"Room\" }) { contact { databaseId } } }",
+        json!({}),
+    )
+    .await;
+    let id = created["createContact"]["contact"]["databaseId"].clone();
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 16 {
+        let event = next(&mut socket).await.expect("an event");
+        assert_eq!(event["type"], "next", "{event}");
+        assert_eq!(event["payload"]["data"]["contactChanged"]["databaseId"], id);
+        seen.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    assert!(seen.contains("18") && !seen.contains("1"), "{seen:?}");
+}

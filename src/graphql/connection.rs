@@ -1,5 +1,8 @@
 //! Relay cursor connections over offset windows: `first/after` and `last/before`, `pageInfo`,
 //! `totalCount`. Cursors are opaque (base64 of the position in the ordered result).
+//!
+//! Cursors and page sizes come from clients: decoding refuses anything but a cursor this API
+//! could have issued, and the window arithmetic saturates, so no value panics or overflows.
 
 use async_graphql::{ComplexObject, SimpleObject};
 use base64::Engine;
@@ -8,8 +11,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::errors::validation;
 use super::types::Contact;
 
-/// Largest page a client may ask for.
-pub const MAX_PAGE_SIZE: i64 = 100;
 /// Page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 
@@ -61,14 +62,26 @@ pub fn cursor(position: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("pos:{position}"))
 }
 
+/// The longest cursor [`cursor`] issues: base64 of `pos:` and 19 digits.
+const MAX_CURSOR_CHARS: usize = 32;
+
+/// The position a cursor names, if it is one [`cursor`] could have issued.
+pub fn decode_cursor(cursor: &str) -> Option<i64> {
+    // Checked before decoding, so a megabyte of "cursor" costs nothing.
+    if cursor.len() > MAX_CURSOR_CHARS {
+        return None;
+    }
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let digits = text.strip_prefix("pos:")?;
+    // Only what `cursor` writes: plain decimal digits (no sign, no spaces).
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<i64>().ok()
+}
+
 fn position(cursor: &str, field: &str) -> async_graphql::Result<i64> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("pos:").and_then(|n| n.parse::<i64>().ok()))
-        .filter(|n| *n >= 0)
-        .ok_or_else(|| validation(field, "not a cursor returned by this API"))
+    decode_cursor(cursor).ok_or_else(|| validation(field, "not a cursor returned by this API"))
 }
 
 /// The arguments of a connection field.
@@ -88,25 +101,28 @@ pub struct Window {
     pub limit: i64,
 }
 
-fn size(value: Option<i32>, field: &str) -> async_graphql::Result<Option<i64>> {
+fn size(value: Option<i32>, field: &str, max_page: usize) -> async_graphql::Result<Option<i64>> {
     match value {
         None => Ok(None),
         Some(n) if n < 0 => Err(validation(field, "must not be negative")),
-        Some(n) if i64::from(n) > MAX_PAGE_SIZE => Err(validation(
+        Some(n) if usize::try_from(n).is_ok_and(|n| n > max_page) => Err(validation(
             field,
-            &format!("at most {MAX_PAGE_SIZE} items per page"),
+            &format!("at most {max_page} items per page"),
         )),
         Some(n) => Ok(Some(i64::from(n))),
     }
 }
 
 /// Turns the arguments and the total count into a window (Relay's algorithm: slice by
-/// after/before, then take the first `first`, then the last `last`).
-pub fn resolve(args: &PageArgs, total: i64) -> async_graphql::Result<Window> {
-    let first = size(args.first, "first")?;
-    let last = size(args.last, "last")?;
+/// after/before, then take the first `first`, then the last `last`). `first`/`last` over
+/// `max_page` are refused. The window always has `0 <= offset` and `0 <= limit <= max_page`
+/// (or [`DEFAULT_PAGE_SIZE`]), whatever the cursors and `total` say.
+pub fn resolve(args: &PageArgs, total: i64, max_page: usize) -> async_graphql::Result<Window> {
+    let first = size(args.first, "first", max_page)?;
+    let last = size(args.last, "last", max_page)?;
+    let total = total.max(0);
     let mut start = match &args.after {
-        Some(c) => position(c, "after")? + 1,
+        Some(c) => position(c, "after")?.saturating_add(1),
         None => 0,
     };
     let mut end = match &args.before {
@@ -115,13 +131,13 @@ pub fn resolve(args: &PageArgs, total: i64) -> async_graphql::Result<Window> {
     };
     start = start.min(end);
     if first.is_none() && last.is_none() {
-        end = end.min(start + DEFAULT_PAGE_SIZE);
+        end = end.min(start.saturating_add(DEFAULT_PAGE_SIZE));
     }
     if let Some(first) = first {
-        end = end.min(start + first);
+        end = end.min(start.saturating_add(first));
     }
     if let Some(last) = last {
-        start = start.max(end - last);
+        start = start.max(end.saturating_sub(last));
     }
     end = end.max(start);
     Ok(Window {
@@ -141,7 +157,7 @@ pub fn connection(
         .into_iter()
         .enumerate()
         .map(|(i, node)| ContactEdge {
-            cursor: cursor(window.offset + i as i64),
+            cursor: cursor(window.offset.saturating_add(i as i64)),
             node,
         })
         .collect();
@@ -162,7 +178,7 @@ mod tests {
     use super::*;
 
     fn window(args: PageArgs, total: i64) -> (i64, i64) {
-        let w = resolve(&args, total).unwrap();
+        let w = resolve(&args, total, 100).unwrap();
         (w.offset, w.limit)
     }
 
@@ -230,7 +246,8 @@ mod tests {
                     first: Some(101),
                     ..Default::default()
                 },
-                5
+                5,
+                100
             )
             .is_err()
         );
@@ -240,9 +257,101 @@ mod tests {
                     after: Some("junk".into()),
                     ..Default::default()
                 },
-                5
+                5,
+                100
             )
             .is_err()
         );
+    }
+
+    fn encoded(text: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(text)
+    }
+
+    #[test]
+    fn only_issued_cursors_decode() {
+        assert_eq!(decode_cursor(&cursor(0)), Some(0));
+        assert_eq!(decode_cursor(&cursor(i64::MAX)), Some(i64::MAX));
+        for bad in [
+            "",
+            "junk",
+            "%%%",
+            &encoded(b"pos:"),
+            &encoded(b"pos:-1"),
+            &encoded(b"pos:+1"),
+            &encoded(b"pos: 1"),
+            &encoded(b"pos:99999999999999999999"),
+            &encoded(b"pos:\xff"),
+            &encoded(&[0xff, 0xfe, 0x00]),
+            &"A".repeat(10_000),
+        ] {
+            assert_eq!(decode_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn extreme_cursors_give_empty_windows_not_panics() {
+        let after_last = PageArgs {
+            first: Some(10),
+            after: Some(cursor(i64::MAX)),
+            ..Default::default()
+        };
+        assert_eq!(window(after_last, i64::MAX), (i64::MAX, 0));
+        let before_first = PageArgs {
+            last: Some(10),
+            before: Some(cursor(0)),
+            ..Default::default()
+        };
+        assert_eq!(window(before_first, 25), (0, 0));
+    }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn any_cursor() -> impl Strategy<Value = Option<String>> {
+            prop_oneof![
+                Just(None),
+                any::<i64>().prop_map(|n| Some(cursor(n.max(0)))),
+                any::<i64>().prop_map(|n| Some(URL_SAFE_NO_PAD.encode(format!("pos:{n}")))),
+                proptest::collection::vec(any::<u8>(), 0..40)
+                    .prop_map(|bytes| Some(URL_SAFE_NO_PAD.encode(bytes))),
+                ".{0,48}".prop_map(Some),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(crate::fuzzing::config())]
+
+            #[test]
+            fn cursor_decoding_never_panics(text in ".{0,64}", bytes in proptest::collection::vec(any::<u8>(), 0..48)) {
+                let _ = decode_cursor(&text);
+                let _ = decode_cursor(&URL_SAFE_NO_PAD.encode(&bytes));
+            }
+
+            #[test]
+            fn issued_cursors_round_trip(position in 0..=i64::MAX) {
+                prop_assert_eq!(decode_cursor(&cursor(position)), Some(position));
+            }
+
+            #[test]
+            fn windows_stay_in_range(
+                first in proptest::option::of(any::<i32>()),
+                last in proptest::option::of(any::<i32>()),
+                after in any_cursor(),
+                before in any_cursor(),
+                total in any::<i64>(),
+                max_page in 0usize..1_000,
+            ) {
+                let args = PageArgs { first, after, last, before };
+                if let Ok(window) = resolve(&args, total, max_page) {
+                    prop_assert!(window.offset >= 0);
+                    prop_assert!(window.limit >= 0);
+                    let cap = (max_page as i64).max(DEFAULT_PAGE_SIZE);
+                    prop_assert!(window.limit <= cap, "{:?}", window);
+                    let _ = connection(Vec::new(), window, false, None);
+                }
+            }
+        }
     }
 }

@@ -1,10 +1,74 @@
-//! The one mapping from store errors to GraphQL errors. Every error carries
-//! `extensions.code`: UNAUTHENTICATED, NOT_FOUND, VALIDATION (with `field`), CONFLICT (stale
-//! ETag with `currentEtag`, UID or name taken), INVALID_SYNC_TOKEN, UNAVAILABLE, INTERNAL.
+//! The GraphQL layer's errors: the one mapping from store errors to GraphQL errors, and
+//! [`Rejection`], the answer to an HTTP request refused before it reaches the schema. Every
+//! error carries `extensions.code`:
+//!
+//! - from resolvers: UNAUTHENTICATED, NOT_FOUND, VALIDATION (with `field`; also a search or
+//!   lookup text over its limits), CONFLICT (stale ETag with `currentEtag`, UID or name taken),
+//!   INVALID_SYNC_TOKEN, UNAVAILABLE (also: too many exports running), INTERNAL;
+//! - from the document checks (see [`super::guard`]): GRAPHQL_PARSE_FAILED (HTTP 400),
+//!   GRAPHQL_VALIDATION_FAILED, QUERY_TOO_COMPLEX (depth, complexity, fragment expansion,
+//!   root fields);
+//! - from HTTP: BAD_REQUEST (400: not JSON, not a GraphQL request), FORBIDDEN (403: a foreign
+//!   `Origin`), PAYLOAD_TOO_LARGE (413), UNSUPPORTED_MEDIA_TYPE (415), and the authentication
+//!   codes UNAUTHENTICATED (401), TOO_MANY_REQUESTS (429), UNAVAILABLE (503);
+//! - on a WebSocket: TOO_MANY_SUBSCRIPTIONS for a `subscribe` over the connection's limit.
 
 use async_graphql::{Error, ErrorExtensions};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 use crate::store::StoreError;
+
+/// Why an HTTP request to `/graphql` was refused before any GraphQL ran. Answered with its
+/// status and a GraphQL-shaped body, so GraphQL clients can read the code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The body is not a GraphQL request in JSON.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A browser page of another origin sent the request.
+    #[error("requests from origin {0:?} are not allowed")]
+    ForeignOrigin(String),
+    /// The body is larger than `max_body_bytes`.
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// The body is not `application/json`.
+    #[error("POST /graphql takes `Content-Type: application/json`")]
+    UnsupportedMediaType,
+}
+
+impl Rejection {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Rejection::ForeignOrigin(_) => StatusCode::FORBIDDEN,
+            Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::BadRequest(_) => "BAD_REQUEST",
+            Rejection::ForeignOrigin(_) => "FORBIDDEN",
+            Rejection::TooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Rejection::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+        }
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        (self.status(), error_body(&self.to_string(), self.code())).into_response()
+    }
+}
+
+/// `{"errors": [{"message": ..., "extensions": {"code": ...}}]}`.
+pub fn error_body(message: &str, code: &str) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    }))
+}
 
 pub fn store_error(error: StoreError) -> Error {
     match error {
@@ -56,6 +120,11 @@ pub fn validation(field: &str, message: &str) -> Error {
         e.set("code", "VALIDATION");
         e.set("field", field);
     })
+}
+
+/// The server is too busy for this now (not the client's fault); try again later.
+pub fn busy(message: &str) -> Error {
+    Error::new(message).extend_with(|_, e| e.set("code", "UNAVAILABLE"))
 }
 
 pub fn unauthenticated() -> Error {

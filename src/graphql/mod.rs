@@ -2,11 +2,16 @@
 //! for the GraphiQL playground) and `/graphql/ws` (subscriptions over graphql-ws and
 //! graphql-transport-ws). Resolvers are thin: they call the store.
 //!
-//! Every request is authenticated (Bearer token, or Basic with the account or an app password);
-//! depth and complexity limits are on; errors carry `extensions.code` (see [`errors`]).
+//! Every request is authenticated (Bearer token, or Basic with the account or an app password)
+//! before its body is read; browsers of other origins are refused ([`http`]); depth,
+//! complexity, fragment expansion and root fields are limited from [`Limits`] ([`guard`]);
+//! WebSockets have an init deadline and message and subscription caps ([`ws`]); errors carry
+//! `extensions.code` (see [`errors`]).
 
 pub mod connection;
 pub mod errors;
+pub mod guard;
+mod http;
 pub mod ids;
 pub mod inputs;
 pub mod loaders;
@@ -15,20 +20,25 @@ pub mod playground;
 pub mod query;
 pub mod subscription;
 pub mod types;
+mod ws;
+
+use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Context, Data, Schema};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tokio::sync::Semaphore;
 
 use crate::app::AppState;
 use crate::auth::{AuthError, Authenticator, Peer};
+use crate::limits::Limits;
 use crate::store::{Principal, Store};
+use errors::Rejection;
 use loaders::{GroupsLoader, RequestBooks};
 use mutation::MutationRoot;
 use query::QueryRoot;
@@ -36,23 +46,37 @@ use subscription::SubscriptionRoot;
 
 pub type RolodexSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Deepest query accepted (the schema's deepest useful query is about 8 levels).
-pub const MAX_DEPTH: usize = 16;
-/// Largest complexity accepted: a page of 100 contacts with every field is about 5,000.
-pub const MAX_COMPLEXITY: usize = 20_000;
+/// Whole-book exports running at once, across all users: each holds a book's text in memory.
+pub const MAX_CONCURRENT_EXPORTS: usize = 4;
+
+/// The limits resolvers read (page size, search size), as schema data.
+pub(crate) struct SchemaLimits(pub Limits);
+
+/// Permits for [`MAX_CONCURRENT_EXPORTS`], as schema data.
+pub(crate) struct ExportPermits(pub Arc<Semaphore>);
 
 /// The schema with its limits. Per-request data (store, principal, loaders) is attached to
 /// each request, so one schema serves every user.
-pub fn build_schema() -> RolodexSchema {
+pub fn build_schema(limits: &Limits) -> RolodexSchema {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .limit_depth(limits.graphql_max_depth)
+        .limit_complexity(limits.graphql_max_complexity)
+        .limit_recursive_depth(guard::MAX_RECURSION)
+        .extension(guard::RequestGuard::new(limits))
+        .data(SchemaLimits(limits.clone()))
+        .data(ExportPermits(Arc::new(Semaphore::new(
+            MAX_CONCURRENT_EXPORTS,
+        ))))
         .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    build_schema(&Limits::default()).sdl()
+}
+
+pub(crate) fn limits<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Limits> {
+    Ok(&ctx.data::<SchemaLimits>()?.0)
 }
 
 pub(crate) fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Store> {
@@ -88,7 +112,7 @@ fn request_data(state: &AppState, principal: Principal) -> Data {
 /// The routes of this front end.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/graphql", get(playground::page).post(execute))
+        .route("/graphql", get(playground::page).post(http::execute))
         .route("/graphql/assets/{name}", get(playground::asset))
         .route("/graphql/ws", get(subscribe))
 }
@@ -104,10 +128,7 @@ fn auth_rejection(error: &AuthError) -> Response {
     if let AuthError::Unavailable(e) = error {
         tracing::warn!(error = %e, "authentication: database unavailable");
     }
-    let body = serde_json::json!({
-        "errors": [{ "message": error.to_string(), "extensions": { "code": code } }]
-    });
-    error.decorate(axum::Json(body).into_response())
+    error.decorate(errors::error_body(&error.to_string(), code).into_response())
 }
 
 async fn authenticate(
@@ -121,31 +142,31 @@ async fn authenticate(
         .map_err(|error| auth_rejection(&error))
 }
 
-async fn execute(
-    State(state): State<AppState>,
-    Peer(peer): Peer,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> Response {
-    let principal = match authenticate(&state.authenticator, &headers, peer).await {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
-    let mut request = request.into_inner();
-    request.data = request_data(&state, principal);
-    GraphQLResponse::from(state.graphql.execute(request).await).into_response()
-}
-
 /// Subscriptions. Credentials come from the upgrade request's `Authorization` header, or from
 /// the `connection_init` payload (`{"Authorization": "Bearer ..."}`, as browsers cannot set
-/// headers on WebSockets).
+/// headers on WebSockets). A browser's upgrade from another origin is refused (403) like a
+/// cross-origin POST: the browser would send its stored credentials with it.
 async fn subscribe(
     State(state): State<AppState>,
     Peer(peer): Peer,
-    protocol: GraphQLProtocol,
     headers: HeaderMap,
+    uri: Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if let Err(rejection) = http::check_origin(&headers, &uri, &state.allowed_origins) {
+        return rejection.into_response();
+    }
+    let limits = &state.limits;
+    let upgrade = upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(limits.graphql_ws_max_message_bytes)
+        .max_frame_size(limits.graphql_ws_max_message_bytes);
+    let Some(protocol) = http::protocol_of(upgrade.selected_protocol()) else {
+        return Rejection::BadRequest(
+            "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws".to_owned(),
+        )
+        .into_response();
+    };
     let from_header = match headers.get(header::AUTHORIZATION) {
         Some(_) => match authenticate(&state.authenticator, &headers, peer).await {
             Ok(principal) => Some(principal),
@@ -153,20 +174,26 @@ async fn subscribe(
         },
         None => None,
     };
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let schema = state.graphql.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let principal = match from_header {
-                        Some(p) => p,
-                        None => principal_from_init(&state.authenticator, &payload, peer).await?,
-                    };
-                    Ok(request_data(&state, principal))
-                })
-                .serve()
-        })
+    let connection_limits = ws::ConnectionLimits {
+        init_timeout: std::time::Duration::from_secs(limits.graphql_ws_init_timeout_secs),
+        max_subscriptions: limits.graphql_max_subscriptions,
+    };
+    upgrade.on_upgrade(move |socket| {
+        let schema = state.graphql.clone();
+        ws::serve(
+            socket,
+            schema,
+            protocol,
+            connection_limits,
+            move |payload| async move {
+                let principal = match from_header {
+                    Some(p) => p,
+                    None => principal_from_init(&state.authenticator, &payload, peer).await?,
+                };
+                Ok(request_data(&state, principal))
+            },
+        )
+    })
 }
 
 async fn principal_from_init(

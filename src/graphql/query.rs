@@ -1,16 +1,85 @@
 //! The query root: viewer, address books, contacts (connection with filter, order and search),
 //! Phone.com lookup, groups, the change feed and export.
+//!
+//! Costs (query complexity) reflect the work: a list costs its page size times what each item
+//! selects; whole-book fields (`exportContacts`, `changes`) cost [`WHOLE_BOOK_COST`] besides,
+//! so one operation holds only a few of them (see [`super::guard`]).
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 use super::connection::{self, ContactConnection, PageArgs};
-use super::errors::{StoreResultExt, store_error};
+use super::errors::{StoreResultExt, busy, store_error, validation};
+use super::guard::{COST_PAGE_SIZE, MAX_COSTED_ITEMS, WHOLE_BOOK_COST};
 use super::ids::{self, NodeKind};
 use super::inputs::{ContactFilterInput, ContactLookupValue, ContactOrderInput};
 use super::types::{AddressBookObject, Contact, Group, GroupRef, Node, Viewer};
-use super::{principal, store};
+use super::{ExportPermits, limits, principal, store};
 use crate::domain::contact::CardKind;
-use crate::store::{ContactFilter, DEFAULT_ADDRESS_BOOK, ExportFormat, StoreError};
+use crate::limits::Limits;
+use crate::store::{
+    ContactFilter, ContactLookup, DEFAULT_ADDRESS_BOOK, ExportFormat, StoreError, search_words,
+};
+
+/// How long an export waits for one of the export permits before giving up.
+const EXPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Refuses a search or lookup text over the limits (`max_search_chars`, `max_search_terms`):
+/// each word is a trigram probe, and unbounded text made unbounded SQL.
+pub(super) fn check_search_text(
+    text: &str,
+    field: &str,
+    limits: &Limits,
+) -> async_graphql::Result<()> {
+    let text = text.trim();
+    if text.chars().count() > limits.max_search_chars {
+        return Err(validation(
+            field,
+            &format!("at most {} characters", limits.max_search_chars),
+        ));
+    }
+    // Counted as the store splits it (after folding), repeats included.
+    let words = search_words(text).len();
+    if words > limits.max_search_terms {
+        return Err(validation(
+            field,
+            &format!(
+                "{words} words; at most {} are searched for",
+                limits.max_search_terms
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_lookup(lookup: &ContactLookupValue, limits: &Limits) -> async_graphql::Result<()> {
+    let values: Vec<&String> = match lookup {
+        ContactLookupValue::Scalar(value) => vec![value],
+        ContactLookupValue::Fields(ContactLookup {
+            id: _,
+            prefix,
+            first_name,
+            middle_name,
+            last_name,
+            suffix,
+            nickname,
+            company,
+        }) => [
+            prefix,
+            first_name,
+            middle_name,
+            last_name,
+            suffix,
+            nickname,
+            company,
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    };
+    values
+        .into_iter()
+        .try_for_each(|value| check_search_text(value, "lookup", limits))
+}
 
 pub struct QueryRoot;
 
@@ -58,7 +127,11 @@ pub struct ContactChanges {
 pub(super) fn filter_from(
     input: Option<ContactFilterInput>,
     search: Option<String>,
+    limits: &Limits,
 ) -> async_graphql::Result<ContactFilter> {
+    if let Some(search) = &search {
+        check_search_text(search, "search", limits)?;
+    }
     let input = input.unwrap_or_default();
     let address_book_ids = match input.address_book_ids {
         Some(ids) => Some(
@@ -202,9 +275,12 @@ impl QueryRoot {
 
     /// Contacts, a page at a time. `search` finds a contact from any part of a name, nickname,
     /// company, username or email, or a phone number typed in any format, ignoring case and
-    /// accents.
+    /// accents (at most 16 words and 256 characters by default; more is refused with code
+    /// VALIDATION).
+    ///
+    /// Query cost: the page size times the cost of one edge.
     #[graphql(
-        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize).saturating_mul(child_complexity).saturating_add(1)"
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, MAX_COSTED_ITEMS as i32) as usize).saturating_mul(child_complexity).saturating_add(1)"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn contacts(
@@ -224,9 +300,11 @@ impl QueryRoot {
             last,
             before,
         };
+        let limits = limits(ctx)?;
+        let max_page = limits.graphql_max_page_size;
         // Validate the paging arguments before touching the database.
-        connection::resolve(&args, i64::MAX)?;
-        let filter = filter_from(filter, search)?;
+        connection::resolve(&args, i64::MAX, max_page)?;
+        let filter = filter_from(filter, search, limits)?;
         let order = order_by.map(Into::into).unwrap_or_default();
         let (store, principal) = (store(ctx)?, principal(ctx)?);
         // Offsets relative to the end need the total first. Otherwise the total is counted
@@ -239,7 +317,7 @@ impl QueryRoot {
         } else {
             None
         };
-        let window = connection::resolve(&args, counted.unwrap_or(i64::MAX))?;
+        let window = connection::resolve(&args, counted.unwrap_or(i64::MAX), max_page)?;
         let page = matching
             .window(order, window.offset, window.limit)
             .await
@@ -249,7 +327,7 @@ impl QueryRoot {
             Some(total) => Some(total),
             None if !wants_total => None,
             None if !page.more_after && (fetched > 0 || window.offset == 0) => {
-                Some(window.offset + fetched)
+                Some(window.offset.saturating_add(fetched))
             }
             None => Some(matching.count().await.gql()?),
         };
@@ -264,14 +342,22 @@ impl QueryRoot {
 
     /// Phone.com's contact lookup: by id, by any combination of prefix, first/middle/last name,
     /// suffix, nickname and company (all given must match), or by one scalar that may match any
-    /// of them.
+    /// of them. Each value is limited like `contacts(search:)`.
+    ///
+    /// Query cost: `limit` times the cost of one contact.
+    #[graphql(
+        complexity = "(limit.clamp(1, MAX_COSTED_ITEMS as i32) as usize).saturating_mul(child_complexity).saturating_add(1)"
+    )]
     async fn lookup_contacts(
         &self,
         ctx: &Context<'_>,
         lookup: ContactLookupValue,
         #[graphql(default = 20, desc = "At most this many (max 100).")] limit: i32,
     ) -> async_graphql::Result<Vec<Contact>> {
-        let limit = i64::from(limit.clamp(1, 100));
+        let limits = limits(ctx)?;
+        check_lookup(&lookup, limits)?;
+        let max_page = i64::try_from(limits.graphql_max_page_size).unwrap_or(i64::MAX);
+        let limit = i64::from(limit).clamp(1, max_page.max(1));
         let (store, principal) = (store(ctx)?, principal(ctx)?);
         let records = match lookup {
             ContactLookupValue::Fields(fields) => {
@@ -288,6 +374,9 @@ impl QueryRoot {
     }
 
     /// Groups, by name (of one address book, or all of yours).
+    ///
+    /// Query cost: 1,000 groups times the cost of one.
+    #[graphql(complexity = "child_complexity.saturating_mul(1000).min(1_000_000_000)")]
     async fn groups(
         &self,
         ctx: &Context<'_>,
@@ -310,6 +399,11 @@ impl QueryRoot {
     /// What changed in an address book since `since` (a token from a previous call or from
     /// `AddressBook.changeToken`); everything when `since` is omitted. Uses the same revisions as
     /// CardDAV sync. An unknown or expired token fails with code INVALID_SYNC_TOKEN.
+    ///
+    /// Query cost: 5,000 (it may read the whole book) plus 100 times what it selects.
+    #[graphql(
+        complexity = "WHOLE_BOOK_COST.saturating_add(COST_PAGE_SIZE.saturating_mul(child_complexity))"
+    )]
     async fn changes(
         &self,
         ctx: &Context<'_>,
@@ -326,8 +420,20 @@ impl QueryRoot {
         };
         let (store, principal) = (store(ctx)?, principal(ctx)?);
         let set = store.changes_since(principal, book, since).await.gql()?;
-        let upsert_ids: Vec<i64> = set.upserts().map(|c| c.contact_id).collect();
-        let records = store.get_contacts(principal, &upsert_ids).await.gql()?;
+        // The cards themselves are read only when asked for: `changes { token deletedIds }`
+        // is a cheap poll even after many changes.
+        let look = ctx.look_ahead();
+        let wants_cards = look.field("changed").exists() || look.field("changedGroups").exists();
+        let upsert_ids: Vec<i64> = if wants_cards {
+            set.upserts().map(|c| c.contact_id).collect()
+        } else {
+            Vec::new()
+        };
+        let records = if upsert_ids.is_empty() {
+            Vec::new()
+        } else {
+            store.get_contacts(principal, &upsert_ids).await.gql()?
+        };
         let (groups, contacts): (Vec<_>, Vec<_>) =
             records.into_iter().partition(|r| r.kind == CardKind::Group);
         let deleted: Vec<DeletedCard> = set
@@ -350,6 +456,11 @@ impl QueryRoot {
     /// An address book (the default one unless given) exported as vCard 3.0 or 4.0, Drop
     /// contacts JSON (with tombstones of deleted contacts) or Google Contacts CSV: the same text
     /// as `rolodex export`.
+    ///
+    /// Query cost: 5,000, like a full page of contacts with every field (one operation holds
+    /// at most four exports). A few exports run at once on the server; others wait for them,
+    /// and fail with code UNAVAILABLE after 30 seconds.
+    #[graphql(complexity = "WHOLE_BOOK_COST")]
     async fn export_contacts(
         &self,
         ctx: &Context<'_>,
@@ -357,6 +468,14 @@ impl QueryRoot {
         format: ExportContactsFormat,
     ) -> async_graphql::Result<String> {
         let (store, principal) = (store(ctx)?, principal(ctx)?);
+        // Each export holds a whole book's text; a cap on how many run at once bounds the
+        // memory many clients can make the server hold.
+        let permits = ctx.data::<ExportPermits>()?.0.clone();
+        let _permit = tokio::time::timeout(EXPORT_WAIT, permits.acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| busy("too many exports are running; try again shortly"))?;
         let book = match address_book_id {
             Some(id) => ids::expect(&id, NodeKind::AddressBook, "addressBookId")?,
             None => {

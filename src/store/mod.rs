@@ -39,7 +39,9 @@ pub use export::ExportFormat;
 pub use groups::GroupSummary;
 pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard};
 pub use lookup::ContactLookup;
-pub use query::{ContactFilter, ContactOrder, ContactOrderField, ContactWindow, MatchingContacts};
+pub use query::{
+    ContactFilter, ContactOrder, ContactOrderField, ContactWindow, MatchingContacts, search_words,
+};
 pub use reads::{ContactListQuery, Page};
 pub use writes::{Precondition, PutOutcome};
 

@@ -148,10 +148,21 @@ pub(super) fn filtered<'a>(
     query
 }
 
-// A second name for `contacts`, for the search subqueries over the same table.
+// A second name for `contacts`, for the phone search subquery over the same table.
 diesel::alias!(contacts as search_matched: SearchMatched);
 
-fn apply_search<'a>(mut query: BoxedContacts<'a>, search: &str) -> BoxedContacts<'a> {
+/// The words a free-text search looks for: the text folded like the projection (case,
+/// accents), split at white space, in order and with repeats. The API front end counts these
+/// against its limits before searching.
+pub fn search_words(search: &str) -> Vec<String> {
+    text::fold(search)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn apply_search<'a>(query: BoxedContacts<'a>, search: &str) -> BoxedContacts<'a> {
     // Each condition is `id IN (a UNION b ...)` rather than `a OR EXISTS (b)`: every branch
     // of the union can use its own trigram index, where an OR across tables makes PostgreSQL
     // test every one of the user's contacts in turn.
@@ -176,17 +187,106 @@ fn apply_search<'a>(mut query: BoxedContacts<'a>, search: &str) -> BoxedContacts
         );
     }
     // Every word must appear somewhere: in the folded names/company/username or in an email.
-    for word in text::fold(search).split(' ').filter(|w| !w.is_empty()) {
-        let pattern = contains_pattern(word);
-        let by_email = contact_emails::table
-            .filter(contact_emails::address_folded.like(pattern.clone()))
-            .select(contact_emails::contact_id);
-        let by_name = search_matched
-            .filter(search_matched.field(contacts::search_text).like(pattern))
-            .select(search_matched.field(contacts::id));
-        query = query.filter(contacts::id.eq_any(by_name.union(by_email)));
+    let mut patterns: Vec<(String, usize)> = Vec::new();
+    for word in search_words(search) {
+        let pattern = contains_pattern(&word);
+        if !patterns.iter().any(|(p, _)| *p == pattern) {
+            patterns.push((pattern, longest_alphanumeric_run(&word)));
+        }
     }
-    query
+    // The longest word the trigram indexes can look up finds the candidates; the others are
+    // checked on those candidates only.
+    let lead = patterns
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, run))| *run >= 3)
+        .max_by_key(|(i, (_, run))| (*run, std::cmp::Reverse(*i)))
+        .map(|(i, _)| i);
+    let lead = lead.map(|i| patterns.remove(i).0);
+    let rest: Vec<String> = patterns.into_iter().map(|(p, _)| p).collect();
+    if lead.is_none() && rest.is_empty() {
+        return query;
+    }
+    query.filter(MatchesEveryWord { lead, rest })
+}
+
+/// pg_trgm looks a LIKE pattern up by the trigrams of its runs of letters and digits: a word
+/// without a run of three cannot use the index (the scan would return every row).
+fn longest_alphanumeric_run(word: &str) -> usize {
+    word.split(|c: char| !c.is_alphanumeric())
+        .map(|run| run.chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The contacts in whose folded search text or email addresses every search pattern occurs.
+///
+/// `lead` (the pattern the trigram indexes can narrow best, when there is one) finds the
+/// candidates: `contacts.id IN (...)`, run as bitmap index scans on `contacts.search_text` and
+/// `contact_emails.address_folded`. The `rest` are then checked on those candidates alone
+/// (`NOT EXISTS` a pattern the contact lacks): words too short for the index, or further words
+/// whose matches across every book would be large to intersect. With no indexable word the
+/// check walks the principal's contacts in page order and stops at the page.
+///
+/// The patterns travel as array parameters, so the SQL text is one of three whatever the
+/// words: few prepared statements, and building the query does not nest deeper with each
+/// word (a boxed `.filter()` per word did, and enough words overflowed the stack).
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+struct MatchesEveryWord {
+    lead: Option<String>,
+    rest: Vec<String>,
+}
+
+impl diesel::expression::Expression for MatchesEveryWord {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl diesel::expression::AppearsOnTable<contacts::table> for MatchesEveryWord {}
+
+impl diesel::expression::ValidGrouping<()> for MatchesEveryWord {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for MatchesEveryWord {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Text};
+        out.push_sql("(");
+        if let Some(lead) = &self.lead {
+            // Joined against a one-element `unnest` rather than compared with a plain
+            // parameter: the planner then drives the page from the (few) matches by primary
+            // key, where with a plain parameter it tended to scan the whole book.
+            out.push_sql(
+                "\"contacts\".\"id\" IN (\
+                 SELECT c.id FROM unnest(ARRAY[",
+            );
+            out.push_bind_param::<Text, _>(lead)?;
+            out.push_sql(
+                "]) AS w(pattern) JOIN contacts AS c ON c.search_text LIKE w.pattern \
+                 UNION SELECT e.contact_id FROM unnest(ARRAY[",
+            );
+            out.push_bind_param::<Text, _>(lead)?;
+            out.push_sql(
+                "]) AS w(pattern) JOIN contact_emails AS e ON e.address_folded LIKE w.pattern)",
+            );
+        }
+        if !self.rest.is_empty() {
+            if self.lead.is_some() {
+                out.push_sql(" AND ");
+            }
+            out.push_sql("NOT EXISTS (SELECT 1 FROM unnest(");
+            out.push_bind_param::<Array<Text>, _>(&self.rest)?;
+            out.push_sql(
+                "::text[]) AS s(pattern) WHERE NOT (\"contacts\".\"search_text\" LIKE s.pattern \
+                 OR EXISTS (SELECT 1 FROM contact_emails AS e \
+                 WHERE e.contact_id = \"contacts\".\"id\" AND e.address_folded LIKE s.pattern)))",
+            );
+        }
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 pub(super) fn ordered(query: BoxedContacts<'_>, order: ContactOrder) -> BoxedContacts<'_> {
@@ -373,5 +473,55 @@ impl Store {
             .load(&mut conn)
             .await?;
         Ok((book, uids))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql_of(search: &str) -> String {
+        let principal = Principal {
+            user_id: 1,
+            user_name: "u".into(),
+        };
+        let filter = ContactFilter {
+            search: Some(search.to_owned()),
+            ..ContactFilter::default()
+        };
+        let query = filtered(&principal, &filter, None);
+        let text = diesel::debug_query::<Pg, _>(&query).to_string();
+        text.split("-- binds").next().unwrap().to_owned()
+    }
+
+    #[test]
+    fn search_sql_is_one_of_three_texts_whatever_the_words() {
+        // Few statements in the prepared-statement cache, and no nesting that grows with the
+        // words.
+        let lead_and_rest = sql_of("anna maria");
+        assert_eq!(lead_and_rest, sql_of("anna maria smith jo"));
+        assert_eq!(lead_and_rest, sql_of(&"abc ab ".repeat(4_000)));
+        let lead_only = sql_of("anna");
+        assert_eq!(lead_only, sql_of("anna anna ANNA"));
+        let rest_only = sql_of("ab");
+        assert_eq!(rest_only, sql_of(&"ab a ".repeat(4_000)));
+        assert_ne!(lead_and_rest, lead_only);
+        assert_ne!(lead_and_rest, rest_only);
+        assert!(lead_and_rest.contains("unnest("), "{lead_and_rest}");
+    }
+
+    #[test]
+    fn the_longest_indexable_word_leads() {
+        assert_eq!(longest_alphanumeric_run("o'brien"), 5);
+        assert_eq!(longest_alphanumeric_run("a.b"), 1);
+        assert_eq!(longest_alphanumeric_run("иван"), 4);
+        assert_eq!(longest_alphanumeric_run(""), 0);
+    }
+
+    #[test]
+    fn search_words_fold_and_keep_repeats() {
+        assert_eq!(search_words("  José  MÜLLER "), ["jose", "muller"]);
+        assert_eq!(search_words("ab ab").len(), 2);
+        assert!(search_words("   ").is_empty());
     }
 }
