@@ -66,10 +66,11 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(crate::graphql::router())
         .merge(crate::dav::router())
+        // Each front end reads its bodies itself, within `max_body_bytes` (and CardDAV PUT
+        // within `max_card_bytes`), only after authentication, and refuses a larger one in its
+        // own terms (a DAV precondition, a GraphQL error). This covers any extractor added
+        // later.
         .layer(DefaultBodyLimit::max(body_limit))
-        // DefaultBodyLimit only covers extractors that buffer through axum; GraphQL reads the
-        // body as a stream, so also cap every body at the transport level.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         // The last line of defence: a handler that panics answers 500 (and is logged) instead
         // of dropping the client's connection with no status.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -139,6 +139,7 @@ enum AppPasswordCommand {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -303,6 +304,22 @@ async fn prune_history_periodically(store: Store, retention_days: u32) {
                 tracing::warn!(%error, "pruning the change log failed; retrying in an hour")
             }
         }
+    }
+}
+
+/// Keeps glibc's allocator from holding on to memory a burst of requests used. By default it
+/// raises its mmap threshold after the first large free, so later large buffers (an argon2
+/// check's 19 MiB, a multi-MiB request body) come from per-thread heaps that are rarely given
+/// back; with one heap per blocking thread, a few password checks on different threads
+/// leave the process hundreds of MiB larger. A fixed threshold sends every allocation of
+/// 1 MiB or more to mmap (returned on free), and few arenas bound the rest.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before any other thread
+    // exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
     }
 }
 

@@ -134,7 +134,7 @@ async fn hostile_requests_get_deliberate_answers() {
         book_graphql_id: cases::graphql_book_id(&server.base, &format!("Bearer {token}")).await,
     };
     let idle_rss = server.rss_mib();
-    let report = cases::run_all(&target).await;
+    let report = cases::run_all(&target, &|| Some(server.rss_mib())).await;
     let peak_note = format!(
         "server RSS idle {idle_rss} MiB, after the suite {} MiB",
         server.rss_mib()

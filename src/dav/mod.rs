@@ -215,17 +215,39 @@ impl Ctx {
 
     /// Reads the whole body, refusing more than `limit` bytes (and never more than
     /// `max_body`) with 413 before reading past it.
+    ///
+    /// A refused body that is still within `max_body` is read to its end and dropped first:
+    /// most clients send the whole body before they read the answer, and would otherwise see
+    /// the connection reset instead of the 413. A body declared larger than `max_body` is
+    /// refused at once, unread.
     pub async fn body_up_to(&self, body: Body, limit: usize) -> Result<Bytes, DavError> {
+        use futures_util::StreamExt;
         let limit = limit.min(self.max_body);
         let declared = self
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
+        if declared.is_some_and(|n| n > self.max_body as u64) {
             return Err(body_too_large(limit));
         }
-        axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|_| body_too_large(limit))
+        let mut stream = body.into_data_stream();
+        let mut kept = Vec::new();
+        let mut total = 0usize;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| DavError::bad_request("the request body was cut off"))?;
+            total = total.saturating_add(chunk.len());
+            if total > self.max_body {
+                return Err(body_too_large(limit));
+            }
+            if total <= limit {
+                kept.extend_from_slice(&chunk);
+            } else if !kept.is_empty() {
+                kept = Vec::new();
+            }
+        }
+        if total > limit {
+            return Err(body_too_large(limit));
+        }
+        Ok(Bytes::from(kept))
     }
 
     /// Refuses a PROPFIND or REPORT naming more properties than the limit: each is answered

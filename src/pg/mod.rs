@@ -221,9 +221,11 @@ impl ManagedPostgres {
             &layout.pgdata,
             &socket_dir,
             &layout.data_dir,
-            &log,
-            &layout.log_file,
-            options.log_max_bytes,
+            &process::PostmasterLog {
+                file: &log,
+                path: &layout.log_file,
+                max_bytes: options.log_max_bytes,
+            },
             &run_as,
         )?;
         let pg = ManagedPostgres {

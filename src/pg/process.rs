@@ -35,6 +35,14 @@ const STAGES: [(libc::c_int, &str, Duration); 3] = [
 ];
 const POLL: Duration = Duration::from_millis(50);
 
+/// Where the postmaster's output goes: stdout to the open log file, stderr through a pipe
+/// into the same file, rotated at `max_bytes` (see `log`).
+pub(crate) struct PostmasterLog<'a> {
+    pub file: &'a File,
+    pub path: &'a Path,
+    pub max_bytes: u64,
+}
+
 /// What the postmaster is started with. Settings on the command line override postgresql.conf,
 /// so these are exactly the ones rolodex must control: no TCP at all, socket private to the
 /// owner. Memory settings are PostgreSQL's defaults, stated explicitly for a small server.
@@ -44,9 +52,7 @@ pub(crate) fn spawn_postmaster(
     pgdata: &Path,
     socket_dir: &Path,
     data_dir: &Path,
-    log: &File,
-    log_path: &Path,
-    log_max_bytes: u64,
+    log: &PostmasterLog<'_>,
     run_as: &RunAs,
 ) -> Result<Child, PgError> {
     let io_err = |what: &str, e: io::Error| PgError::Io(what.to_owned(), e);
@@ -71,7 +77,8 @@ pub(crate) fn spawn_postmaster(
     }
     cmd.stdin(Stdio::null())
         .stdout(
-            log.try_clone()
+            log.file
+                .try_clone()
                 .map_err(|e| io_err("duplicating log fd", e))?,
         )
         // Through our pipe, so the log is rotated while the server runs (see `log`).
@@ -85,7 +92,7 @@ pub(crate) fn spawn_postmaster(
         .spawn()
         .map_err(|e| PgError::Io(format!("starting {}", bindir.join("postgres").display()), e))?;
     if let Some(stderr) = child.stderr.take() {
-        super::log::pump(stderr, log_path.to_owned(), log_max_bytes)
+        super::log::pump(stderr, log.path.to_owned(), log.max_bytes)
             .map_err(|e| io_err("starting the log writer", e))?;
     }
     Ok(child)

@@ -176,7 +176,7 @@ impl Store {
             .bind::<BigInt, _>(PRUNE_BATCH)
             .load(&mut conn)
             .await?;
-            let n = batch.iter().next().map_or(0, |c| c.n);
+            let n = <[Count]>::first(&batch).map_or(0, |c| c.n);
             pruned.changes += usize::try_from(n).unwrap_or(0);
             if n < PRUNE_BATCH {
                 break;
@@ -196,7 +196,7 @@ impl Store {
             .bind::<BigInt, _>(PRUNE_BATCH)
             .load(&mut conn)
             .await?;
-            let n = batch.iter().next().map_or(0, |c| c.n);
+            let n = <[Count]>::first(&batch).map_or(0, |c| c.n);
             pruned.tombstones += usize::try_from(n).unwrap_or(0);
             if n < PRUNE_BATCH {
                 break;
