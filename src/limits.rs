@@ -56,12 +56,14 @@ macro_rules! limits {
 }
 
 limits! {
-    /// Largest request body, in bytes; refused with 413 before any of it is parsed.
+    /// Largest request body, in bytes; refused with 413. A body is read only after the request
+    /// is authenticated, and one declared larger than this is refused unread.
     max_body_bytes: usize = 16 * 1024 * 1024,
     /// Largest vCard stored (PUT, GraphQL, import), in bytes; advertised as CardDAV
     /// `max-resource-size`, refused with 413 and `CARDDAV:max-resource-size`.
     max_card_bytes: usize = 2 * 1024 * 1024,
-    /// Most properties (lines) in one vCard.
+    /// Most properties (lines) in one vCard (CardDAV 403 `CARDDAV:valid-address-data`, GraphQL
+    /// `TOO_LARGE`).
     max_card_properties: usize = 2_000,
     /// Most `href`s in one CardDAV `addressbook-multiget` (refused with 413). vdirsyncer asks
     /// for every card it lacks in one multiget, so this bounds the book it can first sync.
@@ -72,7 +74,8 @@ limits! {
     /// Most properties one CardDAV PROPFIND or REPORT names (each is answered for every
     /// resource listed; refused with 413).
     max_requested_properties: usize = 256,
-    /// Most words in one GraphQL `search` (or lookup) text.
+    /// Most words in one GraphQL `search` (or lookup) text (`VALIDATION` with
+    /// `field: "search"`).
     max_search_terms: usize = 16,
     /// Longest GraphQL `search` text, in characters.
     max_search_chars: usize = 256,
@@ -85,6 +88,9 @@ limits! {
     graphql_max_root_fields: usize = 32,
     /// Largest GraphQL page (`first`/`last`).
     graphql_max_page_size: usize = 100,
+    /// Whole-book GraphQL exports (`exportContacts`) running at once across all users; others
+    /// wait up to 30 s, then get `UNAVAILABLE`.
+    graphql_max_concurrent_exports: usize = 4,
     /// Most subscriptions open at once on one GraphQL WebSocket.
     graphql_max_subscriptions: usize = 16,
     /// Largest GraphQL WebSocket message, in bytes.
@@ -99,8 +105,9 @@ limits! {
     login_failures_per_address: u32 = 30,
     /// The window, in seconds, failed logins are counted over (and the longest `Retry-After`).
     login_window_secs: u64 = 300,
-    /// Days the change log keeps entries; a sync token older than that is refused
-    /// (`DAV:valid-sync-token`, `INVALID_SYNC_TOKEN`) and the client syncs from scratch.
+    /// Days the change log keeps entries (and deleted cards their tombstones); a sync token
+    /// older than that is refused (`DAV:valid-sync-token`, `INVALID_SYNC_TOKEN`) and the client
+    /// syncs from scratch. 0 keeps them forever.
     change_retention_days: u32 = 90,
     /// Size, in bytes, the managed PostgreSQL's log may reach before it is rotated (two files
     /// are kept).
@@ -143,14 +150,14 @@ mod tests {
         assert!(toml::from_str::<Limits>("max_cards = 5\n").is_err());
     }
 
+    /// README's table is this module's documentation, row for row: a limit added, renamed,
+    /// re-described or given another default here fails until README says the same.
     #[test]
     fn every_limit_is_documented_in_readme() {
         let readme = include_str!("../README.md");
-        for (key, _, _) in Limits::documented() {
-            assert!(
-                readme.contains(&format!("`{key}`")),
-                "README does not list `{key}`"
-            );
+        for (key, default, meaning) in Limits::documented() {
+            let row = format!("| `{key}` | {default} | {meaning} |");
+            assert!(readme.contains(&row), "README's Limits table lacks the row\n{row}");
         }
     }
 }

@@ -46,13 +46,11 @@ use subscription::SubscriptionRoot;
 
 pub type RolodexSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Whole-book exports running at once, across all users: each holds a book's text in memory.
-pub const MAX_CONCURRENT_EXPORTS: usize = 4;
-
 /// The limits resolvers read (page size, search size), as schema data.
 pub(crate) struct SchemaLimits(pub Limits);
 
-/// Permits for [`MAX_CONCURRENT_EXPORTS`], as schema data.
+/// Permits for `Limits::graphql_max_concurrent_exports` (whole-book exports running at once,
+/// across all users: each holds a book's text in memory), as schema data.
 pub(crate) struct ExportPermits(pub Arc<Semaphore>);
 
 /// The schema with its limits. Per-request data (store, principal, loaders) is attached to
@@ -65,7 +63,7 @@ pub fn build_schema(limits: &Limits) -> RolodexSchema {
         .extension(guard::RequestGuard::new(limits))
         .data(SchemaLimits(limits.clone()))
         .data(ExportPermits(Arc::new(Semaphore::new(
-            MAX_CONCURRENT_EXPORTS,
+            limits.graphql_max_concurrent_exports.max(1),
         ))))
         .finish()
 }
