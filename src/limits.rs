@@ -157,7 +157,10 @@ mod tests {
         let readme = include_str!("../README.md");
         for (key, default, meaning) in Limits::documented() {
             let row = format!("| `{key}` | {default} | {meaning} |");
-            assert!(readme.contains(&row), "README's Limits table lacks the row\n{row}");
+            assert!(
+                readme.contains(&row),
+                "README's Limits table lacks the row\n{row}"
+            );
         }
     }
 }

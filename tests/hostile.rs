@@ -76,11 +76,20 @@ impl Server {
 
     /// Resident memory of the server process, in MiB.
     fn rss_mib(&self) -> u64 {
+        self.memory_mib("VmRSS:")
+    }
+
+    /// The most resident memory the server process ever had, in MiB.
+    fn peak_rss_mib(&self) -> u64 {
+        self.memory_mib("VmHWM:")
+    }
+
+    fn memory_mib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .find_map(|line| line.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map_or(0, |kib| kib / 1024)
     }
@@ -135,12 +144,23 @@ async fn hostile_requests_get_deliberate_answers() {
     };
     let idle_rss = server.rss_mib();
     let report = cases::run_all(&target, &|| Some(server.rss_mib())).await;
-    let peak_note = format!(
-        "server RSS idle {idle_rss} MiB, after the suite {} MiB",
-        server.rss_mib()
+    let summary = format!(
+        "{} requests on a book of {cards} cards; server RSS idle {idle_rss} MiB, after the \
+         suite {} MiB, peak {} MiB; slowest answer {}",
+        report.results.len(),
+        server.rss_mib(),
+        server.peak_rss_mib(),
+        report.slowest().map_or(String::new(), |o| format!(
+            "{:.0} ms ({})",
+            o.elapsed.as_secs_f64() * 1000.0,
+            o.name
+        )),
     );
-    println!("{}", report.table());
-    println!("{peak_note}");
+    println!("{}\n{summary}", report.table());
+    // The benchmark (bench/hostile) keeps the table.
+    if let Ok(path) = std::env::var("ROLODEX_HOSTILE_REPORT") {
+        std::fs::write(&path, format!("{summary}\n\n{}", report.table())).expect("write report");
+    }
 
     assert!(
         report.results.len() >= 60,
