@@ -1,5 +1,6 @@
 //! Text folding for search and ordering: lower case, accents removed, whitespace collapsed, so
 //! "José Müller" is found by "jose muller". Done in Rust so the database needs no `unaccent`.
+//! Also the one safe way to test a scheme-like prefix (`tel:`, `geo:`) on arbitrary text.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -61,6 +62,14 @@ pub fn fold_join<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String
     out
 }
 
+/// `text` after `prefix` when it starts with it, ASCII letters compared in any case (`TEL:`,
+/// `mailto:`, `geo:`). `None` otherwise — also when `prefix.len()` bytes of `text` end inside a
+/// multi-byte character (`"12€"` against `"tel:"`), where slicing by that length would panic.
+pub fn strip_prefix_ignore_ascii_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let (head, rest) = text.split_at_checked(prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then_some(rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +89,16 @@ mod tests {
             fold_join([Some("Émile"), None, Some(" "), Some("Zola")]),
             "emile zola"
         );
+    }
+
+    #[test]
+    fn prefixes_compare_ascii_case_insensitively_on_any_text() {
+        assert_eq!(strip_prefix_ignore_ascii_case("TEL:+1", "tel:"), Some("+1"));
+        assert_eq!(strip_prefix_ignore_ascii_case("tel:", "tel:"), Some(""));
+        assert_eq!(strip_prefix_ignore_ascii_case("tel", "tel:"), None);
+        // Byte 4 is inside "€": no match, no panic.
+        assert_eq!(strip_prefix_ignore_ascii_case("12€", "tel:"), None);
+        assert_eq!(strip_prefix_ignore_ascii_case("手机 138", "tel:"), None);
+        assert_eq!(strip_prefix_ignore_ascii_case("télé", "tel:"), None);
     }
 }
