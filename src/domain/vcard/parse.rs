@@ -209,6 +209,7 @@ fn head(line: &str) -> &str {
     for (index, c) in line.char_indices() {
         match c {
             '"' => in_quote = !in_quote,
+            // `index` comes from `char_indices`: a character boundary.
             ':' if !in_quote => return &line[..index],
             _ => {}
         }
@@ -255,23 +256,24 @@ fn unfold(lines: &[(usize, String)]) -> Vec<Logical> {
 
 /// `[group.]NAME` followed by `:` or by parameters and a `:`.
 fn is_property_line(line: &str) -> bool {
-    let Some(end) = line.find([';', ':']) else {
+    let Some((name, rest)) = line
+        .find([';', ':'])
+        .and_then(|end| line.split_at_checked(end))
+    else {
         return false;
     };
-    let name = &line[..end];
     let name_ok = !name.is_empty()
         && !name.starts_with('.')
         && !name.ends_with('.')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    name_ok && (line.as_bytes()[end] == b':' || head(line).len() < line.len())
+    name_ok && (rest.starts_with(':') || head(line).len() < line.len())
 }
 
 /// Property name of a logical line, without group, upper case.
 fn property_name(line: &str) -> String {
-    let end = line.find([';', ':']).unwrap_or(line.len());
-    let name = &line[..end];
+    let name = line.split([';', ':']).next().unwrap_or_default();
     name.rsplit('.').next().unwrap_or(name).to_ascii_uppercase()
 }
 
@@ -343,14 +345,14 @@ fn build(text: &str, segment: Segment) -> Result<Card, VCardError> {
 fn fix_bare_quoted_printable(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 32);
     for line in raw.split_inclusive('\n') {
-        let head_len = head(line).len();
-        let upper = line[..head_len].to_ascii_uppercase();
+        let line_head = head(line);
+        let upper = line_head.to_ascii_uppercase();
         if !line.starts_with([' ', '\t'])
             && upper.contains(";QUOTED-PRINTABLE")
             && !upper.contains("ENCODING=QUOTED-PRINTABLE")
         {
-            let mut head_fixed = String::with_capacity(head_len + 9);
-            for (i, part) in line[..head_len].split(';').enumerate() {
+            let mut head_fixed = String::with_capacity(line_head.len() + 9);
+            for (i, part) in line_head.split(';').enumerate() {
                 if i > 0 {
                     head_fixed.push(';');
                 }
@@ -361,7 +363,8 @@ fn fix_bare_quoted_printable(raw: &str) -> String {
                 }
             }
             out.push_str(&head_fixed);
-            out.push_str(&line[head_len..]);
+            // `head` returns a prefix of `line`.
+            out.push_str(line.strip_prefix(line_head).unwrap_or_default());
         } else {
             out.push_str(line);
         }
@@ -502,8 +505,8 @@ fn fixed_digits<T: std::str::FromStr>(text: &str, len: usize) -> Option<T> {
 /// `102200`, `10:22`), fraction ignored, and a zone (`Z`, `-05:00`, `-0500`, `-05`).
 pub(super) fn parse_legacy_date(text: &str) -> Option<PartialDateTime> {
     let mut dt = PartialDateTime::default();
-    let (date, time) = match text.find(['T', 't']) {
-        Some(at) => (&text[..at], Some(&text[at + 1..])),
+    let (date, time) = match text.split_once(['T', 't']) {
+        Some((date, time)) => (date, Some(time)),
         None => (text, None),
     };
     if let Some(rest) = date.strip_prefix("---") {
@@ -534,6 +537,7 @@ pub(super) fn parse_legacy_date(text: &str) -> Option<PartialDateTime> {
     }
     if let Some(time) = time {
         let (clock, zone) = match time.find(['Z', 'z', '+', '-']) {
+            // `at` is where an ASCII character starts: a character boundary.
             Some(at) => (&time[..at], Some(&time[at..])),
             None => (time, None),
         };
@@ -553,8 +557,10 @@ pub(super) fn parse_legacy_date(text: &str) -> Option<PartialDateTime> {
                 dt.tz_hour = Some(0);
                 dt.tz_minute = Some(0);
             } else {
+                // "Z" followed by more text is no zone.
+                let offset = zone.strip_prefix(['+', '-'])?;
                 dt.tz_minus = zone.starts_with('-');
-                let digits = zone[1..].replace(':', "");
+                let digits = offset.replace(':', "");
                 dt.tz_hour = Some(fixed_digits(digits.get(..2)?, 2)?);
                 if digits.len() == 4 {
                     dt.tz_minute = Some(fixed_digits(digits.get(2..)?, 2)?);

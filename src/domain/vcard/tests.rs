@@ -1307,3 +1307,65 @@ fn set_uid_replaces_in_place() {
     // UID goes right after VERSION when added.
     assert_eq!(card.properties()[0].name, "UID");
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 11: input from one account must not crash the server or make a card unservable
+
+fn card_with(version: &str, line: &str) -> String {
+    format!("BEGIN:VCARD\r\nVERSION:{version}\r\nUID:u-11\r\nFN:Odd\r\n{line}\r\nEND:VCARD\r\n")
+}
+
+#[test]
+fn tel_with_a_euro_sign_is_stored_and_served() {
+    // Panicked in phone normalization (`text[..4]` inside "€"): the PUT died.
+    let card = parse(&card_with("3.0", "TEL:12€"));
+    let fields = card.extract();
+    assert_eq!(fields.phones, vec![phone(PhoneKind::Other, "12€", None)]);
+    for version in [RenderVersion::V3, RenderVersion::V4] {
+        let out = card.render(version);
+        assert!(has_line(&out, "TEL:12€"), "{out}");
+        assert_eq!(parse(&out).extract(), fields);
+    }
+}
+
+#[test]
+fn android_labelled_tel_is_stored_and_served() {
+    // Real Android exports put a label in the value; "手机" ends inside byte 4.
+    let card = parse(&card_with("3.0", "TEL;TYPE=CELL:手机 138 0013 8000"));
+    let fields = card.extract();
+    assert_eq!(fields.phones.len(), 1);
+    assert_eq!(fields.phones[0].kind, PhoneKind::Mobile);
+    assert_eq!(fields.phones[0].number, "手机 138 0013 8000");
+    let v4 = card.render(RenderVersion::V4);
+    assert!(has_line(&v4, "TEL;TYPE=CELL:手机 138 0013 8000"), "{v4}");
+    assert_eq!(parse(&v4).extract(), fields);
+}
+
+#[test]
+fn geo_that_is_no_geo_uri_converts_to_3_0_as_text() {
+    // The 4.0 -> 3.0 conversion panicked (`text[..4]` inside "€"): every Apple client's GET
+    // of the book failed, for good.
+    let card = parse(&card_with("4.0", "GEO:12€"));
+    let v3 = card.render(RenderVersion::V3);
+    assert!(has_line(&v3, "GEO:12€"), "{v3}");
+    let again = parse(&v3);
+    assert_eq!(again.version(), CardVersion::V3);
+    assert_eq!(again.extract(), card.extract());
+    let back = again.render(RenderVersion::V4);
+    assert!(has_line(&back, "GEO:12€"), "{back}");
+    // A real geo: URI still converts.
+    let v3 = parse(&card_with("4.0", "GEO:geo:12.5,€")).render(RenderVersion::V3);
+    assert!(has_line(&v3, "GEO:12.5;€"), "{v3}");
+}
+
+#[test]
+fn tel_uri_with_a_euro_sign_converts_to_3_0() {
+    let card = parse(&card_with("4.0", "TEL;VALUE=uri:tel:12€"));
+    assert_eq!(card.extract().phones[0].number, "12€");
+    let v3 = card.render(RenderVersion::V3);
+    assert!(has_line(&v3, "TEL:12€"), "{v3}");
+    assert_eq!(parse(&v3).extract().phones[0].number, "12€");
+    // Nothing after the scheme: the value stays as written.
+    let v3 = parse(&card_with("4.0", "TEL;VALUE=uri:tel:")).render(RenderVersion::V3);
+    assert!(parse_one(&v3).is_ok(), "{v3}");
+}

@@ -149,6 +149,8 @@ impl Line {
                     cut -= 1;
                 }
             }
+            // `pos` and `cut` are character boundaries (`can_break` and the loop above check
+            // `is_char_boundary`), and `cut > pos`: a window of 74+ octets holds a boundary.
             out.push_str(&self.buf[pos..cut]);
             out.push_str("\r\n ");
             pos = cut;
