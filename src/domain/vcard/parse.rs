@@ -11,8 +11,8 @@
 
 use calcard::common::{IanaParse, PartialDateTime};
 use calcard::vcard::{
-    VCard, VCardParameterName, VCardParameterValue, VCardProperty, VCardType, VCardValue,
-    VCardValueType,
+    VCard, VCardEntry, VCardParameterName, VCardParameterValue, VCardProperty, VCardType,
+    VCardValue, VCardValueType,
 };
 use calcard::{Entry, Parser};
 
@@ -157,7 +157,11 @@ fn scan(text: &str) -> Vec<Piece> {
                 }
             }
             Some(segment) => {
-                if is_marker(content, "END:VCARD") {
+                // An indented line continues the line before it (RFC 6350 3.2), even when its
+                // text is "END:VCARD": taking it for the end cut a folded value in two.
+                if content.starts_with([' ', '\t']) {
+                    segment.lines.push((number, content.to_owned()));
+                } else if is_marker(content, "END:VCARD") {
                     segment.end = offset;
                     if let Some(done) = current.take() {
                         pieces.push(Piece::Card(done));
@@ -227,6 +231,10 @@ fn unfold(lines: &[(usize, String)]) -> Vec<Logical> {
         if let Some(rest) = content.strip_prefix([' ', '\t'])
             && let Some(last) = logical.last_mut()
         {
+            if last.text.is_empty() {
+                // After a blank line: the line is reported where its text starts.
+                last.line = *number;
+            }
             last.text.push_str(rest);
             qp_continues = qp_continues && content.ends_with('=');
             continue;
@@ -234,6 +242,15 @@ fn unfold(lines: &[(usize, String)]) -> Vec<Logical> {
         if content.trim().is_empty() {
             qp_continues = false;
             in_base64 = false;
+            // calcard reads "\r\n\r\n " as the blank line folded: indented lines after a
+            // blank line make a line of their own, not more of the property before the blank.
+            // (Checking them as part of that property let a PHOTO hide a garbage line that
+            // calcard then read as a property named "IDAwMDBAY/9k", which no writer can
+            // write back as a valid line.) A blank line nothing continues is dropped below.
+            logical.push(Logical {
+                line: *number,
+                text: String::new(),
+            });
             continue;
         }
         if (qp_continues || (in_base64 && is_base64_line(content.trim())))
@@ -251,6 +268,7 @@ fn unfold(lines: &[(usize, String)]) -> Vec<Logical> {
             text: content.clone(),
         });
     }
+    logical.retain(|l| !l.text.is_empty());
     logical
 }
 
@@ -333,11 +351,47 @@ fn build(text: &str, segment: Segment) -> Result<Card, VCardError> {
             });
         }
     };
+    // The structural pass and calcard can disagree on where a line ends (a parameter that
+    // only looks like ENCODING=QUOTED-PRINTABLE, folding after a blank line); what counts is
+    // what calcard read. A name no vCard line can carry would be written back as a line no
+    // parser accepts, so the card could be stored but never served or edited: refuse it now.
+    if let Some(bad) = vcard.entries.iter().find_map(invalid_name) {
+        let line = logical
+            .iter()
+            .find(|l| l.text.contains(bad))
+            .map_or(segment.line, |l| l.line);
+        return Err(VCardError::InvalidLine {
+            line,
+            text: excerpt(bad),
+        });
+    }
     normalize(&mut vcard, version);
     if version.is_legacy() {
         fix_legacy_dates(&mut vcard, &logical);
     }
     Ok(Card { vcard, version })
+}
+
+/// A vCard name token (RFC 6350 3.3: letters, digits and `-`; `_` as some writers use it).
+fn is_name_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// The first group, property or parameter name of `entry` that is no name token.
+fn invalid_name(entry: &VCardEntry) -> Option<&str> {
+    let group = entry.group.as_deref().filter(|g| !is_name_token(g));
+    let name = match &entry.name {
+        VCardProperty::Other(name) if !is_name_token(name) => Some(name.as_str()),
+        _ => None,
+    };
+    let param = entry.params.iter().find_map(|p| match &p.name {
+        VCardParameterName::Other(name) if !is_name_token(name) => Some(name.as_str()),
+        _ => None,
+    });
+    group.or(name).or(param)
 }
 
 /// vCard 2.1 allows `;QUOTED-PRINTABLE` without `ENCODING=`; calcard only decodes the long

@@ -1369,3 +1369,66 @@ fn tel_uri_with_a_euro_sign_converts_to_3_0() {
     let v3 = parse(&card_with("4.0", "TEL;VALUE=uri:tel:")).render(RenderVersion::V3);
     assert!(parse_one(&v3).is_ok(), "{v3}");
 }
+
+#[test]
+fn indented_lines_after_a_blank_line_are_a_line_of_their_own() {
+    // Found by fuzz_mutated_fixture_cards. The structural check took the indented lines after
+    // the blank line as more of the PHOTO; calcard read them as a property named
+    // "IDAwMDBAYyQALCAAB/9k", which every rendering then wrote as a line no parser accepts,
+    // so the card could be stored but not served or edited.
+    let text = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\n\
+                PHOTO:data:image/jpeg;base64,/9j/4AAQGEO:12€\r\n\
+                \r\n IDAwMDBAY\r\n yQALCAAB/9k=\r\nEND:VCARD\r\n";
+    assert_eq!(
+        parse_one(text),
+        Err(VCardError::InvalidLine {
+            line: 6,
+            text: "IDAwMDBAYyQALCAAB/9k=".into()
+        })
+    );
+    // Blank lines themselves are still fine, also before a base64 block's end.
+    let blank = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\n\r\nFN:Blank\r\n\r\nEND:VCARD\r\n";
+    assert_eq!(parse(blank).extract().display_name, s("Blank"));
+}
+
+#[test]
+fn a_line_only_the_structural_check_took_for_quoted_printable_is_refused() {
+    // Found by fuzz_mutated_fixture_cards: "¡" instead of ";" makes the parameter a single
+    // unknown one, so calcard does not unfold quoted-printable and reads the next line as a
+    // property named "Zweite Zeile", which no rendering can write back as a valid line.
+    let text = "BEGIN:VCARD\r\nVERSION:2.1\r\nFN:x\r\n\
+                NOTE;CHARSET=UTF-8¡ENCODING=QUOTED-PRINTABLE:Caf=C3=A9=\r\n\
+                Zweite Zeile=\r\nEND:VCARD\r\n";
+    assert_eq!(
+        parse_one(text),
+        Err(VCardError::InvalidLine {
+            line: 4,
+            text: "Zweite Zeile".into()
+        })
+    );
+    // With the real parameter the soft line break joins the lines.
+    let good = text.replace('¡', ";").replace("Zeile=", "Zeile");
+    assert_eq!(parse(&good).extract().note, s("CaféZweite Zeile"));
+}
+
+#[test]
+fn a_folded_line_that_reads_end_vcard_does_not_end_the_card() {
+    // Found by fuzz_mutated_fixture_cards: a value ending in "...Copper" folded before
+    // "END:VCARD" (as our own writer folds "CopperEND:VCARD" at 75 octets) ended the card at
+    // the continuation line, so the rendering of a stored card did not parse again.
+    let text = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\nFN:Fold\r\n\
+                NOTE:Copper\r\n END:VCARD\r\nTITLE:After\r\nEND:VCARD\r\n";
+    let card = parse(text);
+    let fields = card.extract();
+    assert_eq!(fields.note, s("CopperEND:VCARD"));
+    assert_eq!(fields.job_title, s("After"));
+    let long = format!(
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\nFN:Fold\r\nNOTE:{}END:VCARD\r\nEND:VCARD\r\n",
+        "x".repeat(69)
+    );
+    let card = parse(&long);
+    for version in [RenderVersion::V3, RenderVersion::V4] {
+        let out = card.render(version);
+        assert_eq!(parse(&out).extract(), card.extract(), "{out}");
+    }
+}
