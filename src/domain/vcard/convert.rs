@@ -260,13 +260,13 @@ fn legacy_to_v4(mut entry: VCardEntry) -> VCardEntry {
     }
     if is_date_property(&entry.name) {
         drop_apple_omit_year(&mut entry);
-        // A 3.0 BDAY that is no date ("around 1800") needs VALUE=text to be valid 4.0.
+        // A 3.0 BDAY that is no date ("around 1800", or "2A05-07-13" under VALUE=date) needs
+        // VALUE=text to be valid 4.0: with VALUE=date, or none, a 4.0 reader makes a different
+        // date of it (year 2), and every conversion after that another one.
         if matches!(entry.values.first(), Some(VCardValue::Text(_)))
-            && !entry
-                .params
-                .iter()
-                .any(|p| p.name == VCardParameterName::Value)
+            && !has_value_type(&entry, VCardValueType::Text)
         {
+            entry.params.retain(|p| p.name != VCardParameterName::Value);
             entry.params.push(VCardParameter::new(
                 VCardParameterName::Value,
                 VCardParameterValue::ValueType(VCardValueType::Text),

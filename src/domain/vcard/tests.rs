@@ -1432,3 +1432,18 @@ fn a_folded_line_that_reads_end_vcard_does_not_end_the_card() {
         assert_eq!(parse(&out).extract(), card.extract(), "{out}");
     }
 }
+
+#[test]
+fn a_legacy_date_that_is_no_date_stays_the_same_text_in_4_0() {
+    // Found while fuzzing: "2A05-07-13" under VALUE=date was written to 4.0 still saying
+    // VALUE=date, which 4.0 readers read as the year 2; each conversion changed it again.
+    let card = parse(&card_with("3.0", "BDAY;VALUE=date:2A05-07-13"));
+    let v4 = card.render(RenderVersion::V4);
+    assert!(has_line(&v4, "BDAY;VALUE=text:2A05-07-13"), "{v4}");
+    let again = parse(&v4);
+    assert_eq!(again.render(RenderVersion::V4), v4);
+    assert!(has_line(
+        &again.render(RenderVersion::V3),
+        "BDAY;VALUE=text:2A05-07-13"
+    ));
+}
