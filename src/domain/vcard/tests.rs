@@ -1447,3 +1447,26 @@ fn a_legacy_date_that_is_no_date_stays_the_same_text_in_4_0() {
         "BDAY;VALUE=text:2A05-07-13"
     ));
 }
+
+#[test]
+fn a_data_uri_media_type_with_a_line_break_is_written_on_one_line() {
+    // Found by fuzz_mutated_fixture_cards: calcard decodes `data:\nimage/jpeg;base64,...`
+    // (an escaped line break in the media type) and the writer wrote the media type raw, so the
+    // 4.0 rendering broke the line and no longer parsed.
+    let card = parse(&card_with(
+        "4.0",
+        "PHOTO:data:\\nimage/jpeg;base64,/9j/4AAQSkZJRgABAQEASABIAAD/2w==",
+    ));
+    for version in [RenderVersion::V3, RenderVersion::V4] {
+        let out = card.render(version);
+        let again = parse(&out);
+        assert!(again.extract().has_inline_photo, "{out}");
+    }
+    let v4 = card.render(RenderVersion::V4);
+    assert!(
+        unfolded(&v4)
+            .iter()
+            .any(|l| l.starts_with("PHOTO:data:image/jpeg;base64,")),
+        "{v4}"
+    );
+}
