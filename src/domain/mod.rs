@@ -4,6 +4,8 @@
 pub mod contact;
 pub mod etag;
 pub mod formats;
+#[cfg(test)]
+pub(crate) mod mutation;
 pub mod phone;
 pub mod principal;
 pub mod text;

@@ -11,6 +11,8 @@
 use phonenumber::country::{self, Source};
 use phonenumber::metadata::DATABASE;
 
+use crate::domain::text::strip_prefix_ignore_ascii_case;
+
 /// Region assumed for numbers written without a country code.
 pub const DEFAULT_REGION: &str = "US";
 
@@ -27,10 +29,12 @@ pub fn normalize_e164(number: &str, default_region: &str) -> Option<String> {
     if all_digits.is_empty() || all_digits.len() > MAX_E164_DIGITS + 4 {
         return None;
     }
-    if core.trim_start().starts_with('+') {
+    // A label may come first ("手机 +86 138 0013 8000", as Android exports write it): what
+    // counts is whether the number itself starts with "+".
+    if core.chars().find(|c| c.is_ascii_digit() || *c == '+') == Some('+') {
         // Written with its country code: the digits are the E.164 number. (The parser's
         // national-prefix stripping would wrongly drop digits of some "+" numbers, e.g. the "1"
-        // of "+49 170 ...", so it is not consulted here.)
+        // of "+49 170 ..." or of "+86 138 ...", so it is not consulted here.)
         return plus_form(&all_digits);
     }
     let region = default_region
@@ -62,10 +66,9 @@ pub fn digits(number: &str) -> String {
 /// The dialable part of a number: without a `tel:` scheme, URI parameters (`;ext=`,
 /// `;phone-context=`), or a trailing extension written as "x12", "ext. 12" or "#12".
 fn strip_extension(number: &str) -> &str {
-    let mut text = number.trim();
-    if text.len() >= 4 && text[..4].eq_ignore_ascii_case("tel:") {
-        text = &text[4..];
-    }
+    let text = number.trim();
+    // Not `text[..4]`: a label such as "手机 138..." has no character boundary at byte 4.
+    let text = strip_prefix_ignore_ascii_case(text, "tel:").unwrap_or(text);
     let mut seen_digit = false;
     for (index, c) in text.char_indices() {
         if c.is_ascii_digit() {
@@ -73,6 +76,7 @@ fn strip_extension(number: &str) -> &str {
         } else if matches!(c, ';' | ',' | '#')
             || (seen_digit && matches!(c.to_ascii_lowercase(), 'x' | 'e'))
         {
+            // `index` comes from `char_indices`: a character boundary.
             return text[..index].trim_end();
         }
     }
@@ -86,7 +90,7 @@ fn plus_form(digits: &str) -> Option<String> {
         return None;
     }
     (1..=3.min(digits.len())).find_map(|split| {
-        let code = digits[..split].parse::<u16>().ok()?;
+        let code = digits.get(..split)?.parse::<u16>().ok()?;
         DATABASE.by_code(&code)?;
         length_possible(code, digits.len() - split).then(|| format!("+{digits}"))
     })
@@ -122,6 +126,7 @@ fn national_shape_ok(code: u16, national: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn phone_com_example_normalizes_even_though_999_is_not_an_area_code() {
@@ -241,5 +246,72 @@ mod tests {
         assert_eq!(digits("no digits"), "");
         // Arabic-Indic digits are not ASCII digits.
         assert_eq!(digits("٣٤٥"), "");
+    }
+
+    /// Issue 11: a number with a non-ASCII character around byte 4 panicked (`text[..4]` in
+    /// `strip_extension`), taking the whole PUT down.
+    #[test]
+    fn non_ascii_at_byte_four_does_not_panic() {
+        assert_eq!(normalize_e164("12€", "US"), None);
+        assert_eq!(digits("12€"), "12");
+        assert_eq!(normalize_e164("tel:12€", "US"), None);
+        assert_eq!(normalize_e164("€", "US"), None);
+    }
+
+    /// Issue 11: Android exports label numbers in the value ("手机" is "mobile phone").
+    #[test]
+    fn labelled_numbers_from_android_exports_normalize() {
+        assert_eq!(
+            normalize_e164("手机 138 0013 8000", "CN").as_deref(),
+            Some("+8613800138000")
+        );
+        assert_eq!(digits("手机 138 0013 8000"), "13800138000");
+        // The country code after the label is the number's own: every digit is kept.
+        assert_eq!(
+            normalize_e164("手机 +86 138 0013 8000", "US").as_deref(),
+            Some("+8613800138000")
+        );
+        assert_eq!(
+            normalize_e164("Mobil: +49 170 1234567", "US").as_deref(),
+            Some("+491701234567")
+        );
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::config())]
+
+        /// Any text, with or without a region, normalizes or does not; nothing panics. A
+        /// result is always "+" and at most 15 ASCII digits, all of them digits of the input.
+        #[test]
+        fn fuzz_normalize_never_panics(
+            number in prop_oneof![
+                "\\PC{0,40}",
+                "(tel:|TEL:|\\+|00|011)?[0-9 ()./€手机xX#;,=+-]{0,30}",
+                "[0-9 +()-]{4,20}(x|ext\\.? ?|;ext=|#)[0-9]{1,5}",
+            ],
+            region in prop_oneof![Just("US".to_owned()), Just("DE".to_owned()), Just("CN".to_owned()), "\\PC{0,4}"],
+        ) {
+            let input_digits = digits(&number);
+            if let Some(e164) = normalize_e164(&number, &region) {
+                let rest = e164.strip_prefix('+');
+                prop_assert!(rest.is_some_and(|r| !r.is_empty() && r.len() <= MAX_E164_DIGITS));
+                prop_assert!(rest.is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit())));
+            }
+            prop_assert!(input_digits.bytes().all(|b| b.is_ascii_digit()));
+            prop_assert_eq!(input_digits.len(), number.chars().filter(char::is_ascii_digit).count());
+        }
+
+        /// A number that normalizes still normalizes, to the same E.164, with a label or a
+        /// stray non-ASCII character in front, and as a `tel:` URI.
+        #[test]
+        fn fuzz_labels_do_not_change_a_plus_number(
+            national in "[1-9][0-9]{6,11}",
+            label in "(手机|Mobil:|€|Tél\\.|) ?",
+        ) {
+            let number = format!("+49 {national}");
+            let expected = normalize_e164(&number, "US");
+            prop_assert_eq!(normalize_e164(&format!("{label}{number}"), "US"), expected.clone());
+            prop_assert_eq!(normalize_e164(&format!("tel:{number}"), "US"), expected);
+        }
     }
 }

@@ -40,7 +40,10 @@ impl ChildRows {
     }
 }
 
-pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> ContactWrite {
+/// The folded columns of a contact: `search_text` (names, nickname, company, title, username)
+/// and `sort_name` ("last first middle", else display name, company, username). Shared by writes
+/// and by the re-index of old rows, so both compute exactly the same values.
+pub(super) fn folded_names(fields: &ContactFields) -> (String, String) {
     let search_text = text::fold_join(
         [
             &fields.display_name,
@@ -73,6 +76,17 @@ pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> Co
             fields.username.as_deref(),
         ]);
     }
+    (search_text, sort_name)
+}
+
+/// `contact_emails.address_folded`: the address under the same fold as the search words it is
+/// matched against (`text::fold`), so "josé" and "ΓΙΏΡΓΟΣ" find "josé@…" and "γιώργος@…".
+pub(super) fn folded_address(address: &str) -> String {
+    text::fold(address)
+}
+
+pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> ContactWrite {
+    let (search_text, sort_name) = folded_names(fields);
     ContactWrite {
         uid: card.uid.to_owned(),
         href: card.href.to_owned(),
@@ -133,7 +147,7 @@ pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
                 position: position(i),
                 kind: email_kind_str(e.kind).to_owned(),
                 address: e.address.clone(),
-                address_folded: e.address.trim().to_lowercase(),
+                address_folded: folded_address(&e.address),
             })
             .collect(),
         phones: fields

@@ -195,9 +195,14 @@ fn apply_extras(card: Card, extras: &[Extra]) -> Result<Card, VCardError> {
             .collect();
         match extra.kind {
             ExtraKind::Timestamp | ExtraKind::Date => {
-                let same = existing.len() == 1 && digits(existing[0]) == digits(&extra.values[0]);
+                // Single-valued: the first value counts (the filter above left no empty list).
+                let wanted: Vec<String> = extra.values.iter().take(1).cloned().collect();
+                let same = match (existing.as_slice(), wanted.first()) {
+                    ([only], Some(value)) => digits(only) == digits(value),
+                    _ => false,
+                };
                 if !same {
-                    pending.push((extra, extra.values[..1].to_vec()));
+                    pending.push((extra, wanted));
                 }
             }
             ExtraKind::Text | ExtraKind::Uri => {

@@ -10,8 +10,10 @@ const CP1252_HIGH: [char; 32] = [
 
 /// The text of `bytes`, and a note when the encoding was not UTF-8.
 pub fn decode(bytes: &[u8]) -> (String, Option<&'static str>) {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return decode(rest);
+    // A loop, not recursion: a file of nothing but byte-order marks must not overflow the stack.
+    let mut bytes = bytes;
+    while let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        bytes = rest;
     }
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         return (utf16(rest, u16::from_le_bytes), Some("decoded as UTF-16LE"));
@@ -46,13 +48,17 @@ pub fn decode(bytes: &[u8]) -> (String, Option<&'static str>) {
 }
 
 fn looks_like_utf16le(bytes: &[u8]) -> bool {
-    let sample = &bytes[..bytes.len().min(200)];
+    let sample = bytes.get(..200).unwrap_or(bytes);
     sample.len() >= 4
         && sample.len() % 2 == 0
-        && sample.chunks(2).all(|pair| pair[1] == 0 && pair[0] != 0)
+        && sample
+            .chunks_exact(2)
+            .all(|pair| matches!(pair, [low, 0] if *low != 0))
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
+    // `chunks_exact(2)`: every pair has two bytes; an odd last byte (half a code unit) is
+    // dropped.
     let units = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
     char::decode_utf16(units)
         .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
@@ -88,5 +94,15 @@ mod tests {
         let (text, note) = decode(b"M\xFCller \x80 \x93quoted\x94");
         assert_eq!(text, "Müller € “quoted”");
         assert!(note.is_some());
+    }
+
+    #[test]
+    fn a_file_of_byte_order_marks_does_not_overflow_the_stack() {
+        // `decode` recursed once per leading UTF-8 byte-order mark: a 3 MB upload of them
+        // overflows the stack of a debug build (an optimized one may turn the tail call into a
+        // loop, but nothing guaranteed it), and a stack overflow aborts the whole server.
+        let mut bytes = b"\xEF\xBB\xBF".repeat(1_000_000);
+        bytes.extend(b"BEGIN:VCARD");
+        assert_eq!(decode(&bytes), ("BEGIN:VCARD".to_owned(), None));
     }
 }

@@ -86,7 +86,8 @@ fn timestamp(object: &Map<String, Value>, key: &str) -> Result<Option<DateTime<U
     if number == 0 {
         return Ok(None);
     }
-    let time = if number.abs() > MILLIS_THRESHOLD {
+    // `unsigned_abs`: `abs` overflows on i64::MIN (a JSON number of -1e307 saturates to it).
+    let time = if number.unsigned_abs() > MILLIS_THRESHOLD.unsigned_abs() {
         Utc.timestamp_millis_opt(number).single()
     } else {
         Utc.timestamp_opt(number, 0).single()
@@ -427,5 +428,24 @@ mod tests {
             "alice@example.org"
         );
         assert_eq!(record.patch.module_data, Some(fields.module_data.clone()));
+    }
+
+    #[test]
+    fn timestamps_at_the_edge_of_i64_fail_their_entry_only() {
+        // Found by fuzz_drop_contacts_of_any_shape: -1e307 saturates to i64::MIN, whose `abs`
+        // overflowed (a panic in debug builds) instead of reporting a bad timestamp.
+        let text = r#"{"contacts": [
+            {"id": 1, "created": -2.367499366475202e307},
+            {"id": 2, "updated": "-9223372036854775808"},
+            {"id": 3, "created": -9223372036854775808},
+            {"id": 4, "alias": "Fine"}
+        ]}"#;
+        let entries = read(text).unwrap();
+        assert_eq!(entries.len(), 4);
+        for entry in &entries[..3] {
+            let error = entry.record.as_ref().unwrap_err();
+            assert!(error.contains("out of range"), "{error}");
+        }
+        assert!(entries[3].record.is_ok());
     }
 }

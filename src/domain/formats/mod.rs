@@ -24,6 +24,8 @@ pub mod csv;
 pub mod csv_out;
 pub mod decode;
 pub mod drop;
+#[cfg(test)]
+mod fuzz;
 pub mod google;
 pub mod outlook;
 pub mod rows;

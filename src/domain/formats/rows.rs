@@ -113,8 +113,9 @@ pub fn read_table(
             Ok(fields) if fields.iter().all(|f| f.trim().is_empty()) => continue,
             Ok(fields)
                 if fields.len() > header.names.len()
-                    && fields[header.names.len()..]
+                    && fields
                         .iter()
+                        .skip(header.names.len())
                         .any(|f| !f.trim().is_empty()) =>
             {
                 Err(format!(
@@ -175,13 +176,15 @@ pub fn vcard_date(value: &str) -> Option<String> {
             if digits.len() != 8 || !all_digits(&digits) {
                 return None;
             }
-            (Some(digits[..4].to_owned()), digits[4..].to_owned())
+            let (year, md) = digits.split_at_checked(4)?;
+            (Some(year.to_owned()), md.to_owned())
         }
     };
     if md.len() != 4 || !all_digits(&md) || year.as_deref().is_some_and(|y| !all_digits(y)) {
         return None;
     }
-    let (month, day) = (md[..2].parse::<u32>().ok()?, md[2..].parse::<u32>().ok()?);
+    let (month, day) = md.split_at_checked(2)?;
+    let (month, day) = (month.parse::<u32>().ok()?, day.parse::<u32>().ok()?);
     if !valid(month, day) {
         return None;
     }

@@ -24,6 +24,7 @@ use calcard::vcard::{
 
 use super::extract::{self, is_x, pref_rank};
 use super::{CardVersion, RenderVersion};
+use crate::domain::text::strip_prefix_ignore_ascii_case;
 
 /// Legacy TYPE tokens for inline media and their MIME types.
 const MEDIA_TOKENS: &[(&str, &str)] = &[
@@ -259,13 +260,13 @@ fn legacy_to_v4(mut entry: VCardEntry) -> VCardEntry {
     }
     if is_date_property(&entry.name) {
         drop_apple_omit_year(&mut entry);
-        // A 3.0 BDAY that is no date ("around 1800") needs VALUE=text to be valid 4.0.
+        // A 3.0 BDAY that is no date ("around 1800", or "2A05-07-13" under VALUE=date) needs
+        // VALUE=text to be valid 4.0: with VALUE=date, or none, a 4.0 reader makes a different
+        // date of it (year 2), and every conversion after that another one.
         if matches!(entry.values.first(), Some(VCardValue::Text(_)))
-            && !entry
-                .params
-                .iter()
-                .any(|p| p.name == VCardParameterName::Value)
+            && !has_value_type(&entry, VCardValueType::Text)
         {
+            entry.params.retain(|p| p.name != VCardParameterName::Value);
             entry.params.push(VCardParameter::new(
                 VCardParameterName::Value,
                 VCardParameterValue::ValueType(VCardValueType::Text),
@@ -378,22 +379,23 @@ fn v4_to_legacy(mut entry: VCardEntry, best: &HashMap<String, u32>) -> VCardEntr
                 ),
             );
         }
+        // Prefixes are compared without byte slicing: a stored value such as "12€" has no
+        // character boundary at byte 4, and a panic here made the card unservable to every
+        // 3.0 client. A value that is not what the conversion expects stays as it is (text).
         VCardProperty::Tel => {
             if let Some(VCardValue::Text(text)) = entry.values.first()
-                && text.len() > 4
-                && text[..4].eq_ignore_ascii_case("tel:")
+                && let Some(rest) = strip_prefix_ignore_ascii_case(text, "tel:")
+                && !rest.is_empty()
             {
-                let number = extract::phone_number(&entry).unwrap_or_else(|| text[4..].into());
+                let number = extract::phone_number(&entry).unwrap_or_else(|| rest.to_owned());
                 entry.values = vec![VCardValue::Text(number)];
                 entry.params.retain(|p| p.name != VCardParameterName::Value);
             }
         }
         VCardProperty::Geo => {
             if let Some(VCardValue::Text(text)) = entry.values.first()
-                && text.len() > 4
-                && text[..4].eq_ignore_ascii_case("geo:")
-                && let Some((lat, lon)) =
-                    text[4..].split(';').next().and_then(|c| c.split_once(','))
+                && let Some(rest) = strip_prefix_ignore_ascii_case(text, "geo:")
+                && let Some((lat, lon)) = rest.split(';').next().and_then(|c| c.split_once(','))
             {
                 entry.values = vec![VCardValue::Text(format!("{};{}", lat.trim(), lon.trim()))];
             }

@@ -13,6 +13,7 @@ use crate::domain::contact::{
     Address, AddressKind, CardKind, ContactFields, Email, EmailKind, Phone, PhoneKind,
 };
 use crate::domain::phone;
+use crate::domain::text::strip_prefix_ignore_ascii_case;
 
 pub(super) const X_USERNAME: &str = "X-ROLODEX-USERNAME";
 pub(super) const X_CONVERSATION_ID: &str = "X-ROLODEX-CONVERSATION-ID";
@@ -190,9 +191,9 @@ pub(super) fn kind(vcard: &VCard) -> CardKind {
 
 pub(super) fn email_address(entry: &VCardEntry) -> Option<String> {
     let text = entry_text(entry)?;
-    let address = match text.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("mailto:") => text[7..].trim().to_owned(),
-        _ => text,
+    let address = match strip_prefix_ignore_ascii_case(&text, "mailto:") {
+        Some(rest) => rest.trim().to_owned(),
+        None => text,
     };
     (!address.is_empty()).then_some(address)
 }
@@ -201,21 +202,17 @@ pub(super) fn email_address(entry: &VCardEntry) -> Option<String> {
 /// scheme, with an `ext=` parameter appended as " x<ext>".
 pub(super) fn phone_number(entry: &VCardEntry) -> Option<String> {
     let text = entry_text(entry)?;
-    match text.get(..4) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("tel:") => {
-            let mut parts = text[4..].split(';');
+    match strip_prefix_ignore_ascii_case(&text, "tel:") {
+        Some(uri) => {
+            let mut parts = uri.split(';');
             let mut number = parts.next().unwrap_or_default().trim().to_owned();
-            if let Some(ext) = parts.find_map(|p| {
-                p.get(..4)
-                    .filter(|k| k.eq_ignore_ascii_case("ext="))
-                    .map(|_| &p[4..])
-            }) {
+            if let Some(ext) = parts.find_map(|p| strip_prefix_ignore_ascii_case(p, "ext=")) {
                 number.push_str(" x");
                 number.push_str(ext);
             }
             (!number.is_empty()).then_some(number)
         }
-        _ => Some(text),
+        None => Some(text),
     }
 }
 
@@ -385,9 +382,7 @@ pub(super) fn members(vcard: &VCard) -> Vec<String> {
 pub(super) fn is_inline(entry: &VCardEntry) -> bool {
     entry.values.iter().any(|v| match v {
         VCardValue::Binary(_) => true,
-        VCardValue::Text(text) => text
-            .get(..5)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:")),
+        VCardValue::Text(text) => strip_prefix_ignore_ascii_case(text, "data:").is_some(),
         _ => false,
     })
 }

@@ -47,6 +47,8 @@ mod patch;
 mod write;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 use calcard::vcard::{VCard, VCardEntry, VCardProperty, VCardValue};

@@ -11,8 +11,8 @@
 
 use calcard::common::{IanaParse, PartialDateTime};
 use calcard::vcard::{
-    VCard, VCardParameterName, VCardParameterValue, VCardProperty, VCardType, VCardValue,
-    VCardValueType,
+    VCard, VCardEntry, VCardParameterName, VCardParameterValue, VCardProperty, VCardType,
+    VCardValue, VCardValueType,
 };
 use calcard::{Entry, Parser};
 
@@ -157,7 +157,11 @@ fn scan(text: &str) -> Vec<Piece> {
                 }
             }
             Some(segment) => {
-                if is_marker(content, "END:VCARD") {
+                // An indented line continues the line before it (RFC 6350 3.2), even when its
+                // text is "END:VCARD": taking it for the end cut a folded value in two.
+                if content.starts_with([' ', '\t']) {
+                    segment.lines.push((number, content.to_owned()));
+                } else if is_marker(content, "END:VCARD") {
                     segment.end = offset;
                     if let Some(done) = current.take() {
                         pieces.push(Piece::Card(done));
@@ -209,6 +213,7 @@ fn head(line: &str) -> &str {
     for (index, c) in line.char_indices() {
         match c {
             '"' => in_quote = !in_quote,
+            // `index` comes from `char_indices`: a character boundary.
             ':' if !in_quote => return &line[..index],
             _ => {}
         }
@@ -226,6 +231,10 @@ fn unfold(lines: &[(usize, String)]) -> Vec<Logical> {
         if let Some(rest) = content.strip_prefix([' ', '\t'])
             && let Some(last) = logical.last_mut()
         {
+            if last.text.is_empty() {
+                // After a blank line: the line is reported where its text starts.
+                last.line = *number;
+            }
             last.text.push_str(rest);
             qp_continues = qp_continues && content.ends_with('=');
             continue;
@@ -233,6 +242,15 @@ fn unfold(lines: &[(usize, String)]) -> Vec<Logical> {
         if content.trim().is_empty() {
             qp_continues = false;
             in_base64 = false;
+            // calcard reads "\r\n\r\n " as the blank line folded: indented lines after a
+            // blank line make a line of their own, not more of the property before the blank.
+            // (Checking them as part of that property let a PHOTO hide a garbage line that
+            // calcard then read as a property named "IDAwMDBAY/9k", which no writer can
+            // write back as a valid line.) A blank line nothing continues is dropped below.
+            logical.push(Logical {
+                line: *number,
+                text: String::new(),
+            });
             continue;
         }
         if (qp_continues || (in_base64 && is_base64_line(content.trim())))
@@ -250,28 +268,30 @@ fn unfold(lines: &[(usize, String)]) -> Vec<Logical> {
             text: content.clone(),
         });
     }
+    logical.retain(|l| !l.text.is_empty());
     logical
 }
 
 /// `[group.]NAME` followed by `:` or by parameters and a `:`.
 fn is_property_line(line: &str) -> bool {
-    let Some(end) = line.find([';', ':']) else {
+    let Some((name, rest)) = line
+        .find([';', ':'])
+        .and_then(|end| line.split_at_checked(end))
+    else {
         return false;
     };
-    let name = &line[..end];
     let name_ok = !name.is_empty()
         && !name.starts_with('.')
         && !name.ends_with('.')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    name_ok && (line.as_bytes()[end] == b':' || head(line).len() < line.len())
+    name_ok && (rest.starts_with(':') || head(line).len() < line.len())
 }
 
 /// Property name of a logical line, without group, upper case.
 fn property_name(line: &str) -> String {
-    let end = line.find([';', ':']).unwrap_or(line.len());
-    let name = &line[..end];
+    let name = line.split([';', ':']).next().unwrap_or_default();
     name.rsplit('.').next().unwrap_or(name).to_ascii_uppercase()
 }
 
@@ -331,6 +351,20 @@ fn build(text: &str, segment: Segment) -> Result<Card, VCardError> {
             });
         }
     };
+    // The structural pass and calcard can disagree on where a line ends (a parameter that
+    // only looks like ENCODING=QUOTED-PRINTABLE, folding after a blank line); what counts is
+    // what calcard read. A name no vCard line can carry would be written back as a line no
+    // parser accepts, so the card could be stored but never served or edited: refuse it now.
+    if let Some(bad) = vcard.entries.iter().find_map(invalid_name) {
+        let line = logical
+            .iter()
+            .find(|l| l.text.contains(bad))
+            .map_or(segment.line, |l| l.line);
+        return Err(VCardError::InvalidLine {
+            line,
+            text: excerpt(bad),
+        });
+    }
     normalize(&mut vcard, version);
     if version.is_legacy() {
         fix_legacy_dates(&mut vcard, &logical);
@@ -338,19 +372,41 @@ fn build(text: &str, segment: Segment) -> Result<Card, VCardError> {
     Ok(Card { vcard, version })
 }
 
+/// A vCard name token (RFC 6350 3.3: letters, digits and `-`; `_` as some writers use it).
+fn is_name_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// The first group, property or parameter name of `entry` that is no name token.
+fn invalid_name(entry: &VCardEntry) -> Option<&str> {
+    let group = entry.group.as_deref().filter(|g| !is_name_token(g));
+    let name = match &entry.name {
+        VCardProperty::Other(name) if !is_name_token(name) => Some(name.as_str()),
+        _ => None,
+    };
+    let param = entry.params.iter().find_map(|p| match &p.name {
+        VCardParameterName::Other(name) if !is_name_token(name) => Some(name.as_str()),
+        _ => None,
+    });
+    group.or(name).or(param)
+}
+
 /// vCard 2.1 allows `;QUOTED-PRINTABLE` without `ENCODING=`; calcard only decodes the long
 /// form, so property lines get the long form before parsing.
 fn fix_bare_quoted_printable(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 32);
     for line in raw.split_inclusive('\n') {
-        let head_len = head(line).len();
-        let upper = line[..head_len].to_ascii_uppercase();
+        let line_head = head(line);
+        let upper = line_head.to_ascii_uppercase();
         if !line.starts_with([' ', '\t'])
             && upper.contains(";QUOTED-PRINTABLE")
             && !upper.contains("ENCODING=QUOTED-PRINTABLE")
         {
-            let mut head_fixed = String::with_capacity(head_len + 9);
-            for (i, part) in line[..head_len].split(';').enumerate() {
+            let mut head_fixed = String::with_capacity(line_head.len() + 9);
+            for (i, part) in line_head.split(';').enumerate() {
                 if i > 0 {
                     head_fixed.push(';');
                 }
@@ -361,7 +417,8 @@ fn fix_bare_quoted_printable(raw: &str) -> String {
                 }
             }
             out.push_str(&head_fixed);
-            out.push_str(&line[head_len..]);
+            // `head` returns a prefix of `line`.
+            out.push_str(line.strip_prefix(line_head).unwrap_or_default());
         } else {
             out.push_str(line);
         }
@@ -502,8 +559,8 @@ fn fixed_digits<T: std::str::FromStr>(text: &str, len: usize) -> Option<T> {
 /// `102200`, `10:22`), fraction ignored, and a zone (`Z`, `-05:00`, `-0500`, `-05`).
 pub(super) fn parse_legacy_date(text: &str) -> Option<PartialDateTime> {
     let mut dt = PartialDateTime::default();
-    let (date, time) = match text.find(['T', 't']) {
-        Some(at) => (&text[..at], Some(&text[at + 1..])),
+    let (date, time) = match text.split_once(['T', 't']) {
+        Some((date, time)) => (date, Some(time)),
         None => (text, None),
     };
     if let Some(rest) = date.strip_prefix("---") {
@@ -534,6 +591,7 @@ pub(super) fn parse_legacy_date(text: &str) -> Option<PartialDateTime> {
     }
     if let Some(time) = time {
         let (clock, zone) = match time.find(['Z', 'z', '+', '-']) {
+            // `at` is where an ASCII character starts: a character boundary.
             Some(at) => (&time[..at], Some(&time[at..])),
             None => (time, None),
         };
@@ -553,8 +611,10 @@ pub(super) fn parse_legacy_date(text: &str) -> Option<PartialDateTime> {
                 dt.tz_hour = Some(0);
                 dt.tz_minute = Some(0);
             } else {
+                // "Z" followed by more text is no zone.
+                let offset = zone.strip_prefix(['+', '-'])?;
                 dt.tz_minus = zone.starts_with('-');
-                let digits = zone[1..].replace(':', "");
+                let digits = offset.replace(':', "");
                 dt.tz_hour = Some(fixed_digits(digits.get(..2)?, 2)?);
                 if digits.len() == 4 {
                     dt.tz_minute = Some(fixed_digits(digits.get(2..)?, 2)?);

@@ -378,10 +378,9 @@ fn set_modules(vcard: &mut VCard, modules: &serde_json::Map<String, serde_json::
 
 /// `scheme:` at the start: a URI rather than key material.
 fn looks_like_uri(text: &str) -> bool {
-    let Some(colon) = text.find(':') else {
+    let Some((scheme, _)) = text.split_once(':') else {
         return false;
     };
-    let scheme = &text[..colon];
     !scheme.is_empty()
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         && scheme

@@ -1307,3 +1307,166 @@ fn set_uid_replaces_in_place() {
     // UID goes right after VERSION when added.
     assert_eq!(card.properties()[0].name, "UID");
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 11: input from one account must not crash the server or make a card unservable
+
+fn card_with(version: &str, line: &str) -> String {
+    format!("BEGIN:VCARD\r\nVERSION:{version}\r\nUID:u-11\r\nFN:Odd\r\n{line}\r\nEND:VCARD\r\n")
+}
+
+#[test]
+fn tel_with_a_euro_sign_is_stored_and_served() {
+    // Panicked in phone normalization (`text[..4]` inside "€"): the PUT died.
+    let card = parse(&card_with("3.0", "TEL:12€"));
+    let fields = card.extract();
+    assert_eq!(fields.phones, vec![phone(PhoneKind::Other, "12€", None)]);
+    for version in [RenderVersion::V3, RenderVersion::V4] {
+        let out = card.render(version);
+        assert!(has_line(&out, "TEL:12€"), "{out}");
+        assert_eq!(parse(&out).extract(), fields);
+    }
+}
+
+#[test]
+fn android_labelled_tel_is_stored_and_served() {
+    // Real Android exports put a label in the value; "手机" ends inside byte 4.
+    let card = parse(&card_with("3.0", "TEL;TYPE=CELL:手机 138 0013 8000"));
+    let fields = card.extract();
+    assert_eq!(fields.phones.len(), 1);
+    assert_eq!(fields.phones[0].kind, PhoneKind::Mobile);
+    assert_eq!(fields.phones[0].number, "手机 138 0013 8000");
+    let v4 = card.render(RenderVersion::V4);
+    assert!(has_line(&v4, "TEL;TYPE=CELL:手机 138 0013 8000"), "{v4}");
+    assert_eq!(parse(&v4).extract(), fields);
+}
+
+#[test]
+fn geo_that_is_no_geo_uri_converts_to_3_0_as_text() {
+    // The 4.0 -> 3.0 conversion panicked (`text[..4]` inside "€"): every Apple client's GET
+    // of the book failed, for good.
+    let card = parse(&card_with("4.0", "GEO:12€"));
+    let v3 = card.render(RenderVersion::V3);
+    assert!(has_line(&v3, "GEO:12€"), "{v3}");
+    let again = parse(&v3);
+    assert_eq!(again.version(), CardVersion::V3);
+    assert_eq!(again.extract(), card.extract());
+    let back = again.render(RenderVersion::V4);
+    assert!(has_line(&back, "GEO:12€"), "{back}");
+    // A real geo: URI still converts.
+    let v3 = parse(&card_with("4.0", "GEO:geo:12.5,€")).render(RenderVersion::V3);
+    assert!(has_line(&v3, "GEO:12.5;€"), "{v3}");
+}
+
+#[test]
+fn tel_uri_with_a_euro_sign_converts_to_3_0() {
+    let card = parse(&card_with("4.0", "TEL;VALUE=uri:tel:12€"));
+    assert_eq!(card.extract().phones[0].number, "12€");
+    let v3 = card.render(RenderVersion::V3);
+    assert!(has_line(&v3, "TEL:12€"), "{v3}");
+    assert_eq!(parse(&v3).extract().phones[0].number, "12€");
+    // Nothing after the scheme: the value stays as written.
+    let v3 = parse(&card_with("4.0", "TEL;VALUE=uri:tel:")).render(RenderVersion::V3);
+    assert!(parse_one(&v3).is_ok(), "{v3}");
+}
+
+#[test]
+fn indented_lines_after_a_blank_line_are_a_line_of_their_own() {
+    // Found by fuzz_mutated_fixture_cards. The structural check took the indented lines after
+    // the blank line as more of the PHOTO; calcard read them as a property named
+    // "IDAwMDBAYyQALCAAB/9k", which every rendering then wrote as a line no parser accepts,
+    // so the card could be stored but not served or edited.
+    let text = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\n\
+                PHOTO:data:image/jpeg;base64,/9j/4AAQGEO:12€\r\n\
+                \r\n IDAwMDBAY\r\n yQALCAAB/9k=\r\nEND:VCARD\r\n";
+    assert_eq!(
+        parse_one(text),
+        Err(VCardError::InvalidLine {
+            line: 6,
+            text: "IDAwMDBAYyQALCAAB/9k=".into()
+        })
+    );
+    // Blank lines themselves are still fine, also before a base64 block's end.
+    let blank = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\n\r\nFN:Blank\r\n\r\nEND:VCARD\r\n";
+    assert_eq!(parse(blank).extract().display_name, s("Blank"));
+}
+
+#[test]
+fn a_line_only_the_structural_check_took_for_quoted_printable_is_refused() {
+    // Found by fuzz_mutated_fixture_cards: "¡" instead of ";" makes the parameter a single
+    // unknown one, so calcard does not unfold quoted-printable and reads the next line as a
+    // property named "Zweite Zeile", which no rendering can write back as a valid line.
+    let text = "BEGIN:VCARD\r\nVERSION:2.1\r\nFN:x\r\n\
+                NOTE;CHARSET=UTF-8¡ENCODING=QUOTED-PRINTABLE:Caf=C3=A9=\r\n\
+                Zweite Zeile=\r\nEND:VCARD\r\n";
+    assert_eq!(
+        parse_one(text),
+        Err(VCardError::InvalidLine {
+            line: 4,
+            text: "Zweite Zeile".into()
+        })
+    );
+    // With the real parameter the soft line break joins the lines.
+    let good = text.replace('¡', ";").replace("Zeile=", "Zeile");
+    assert_eq!(parse(&good).extract().note, s("CaféZweite Zeile"));
+}
+
+#[test]
+fn a_folded_line_that_reads_end_vcard_does_not_end_the_card() {
+    // Found by fuzz_mutated_fixture_cards: a value ending in "...Copper" folded before
+    // "END:VCARD" (as our own writer folds "CopperEND:VCARD" at 75 octets) ended the card at
+    // the continuation line, so the rendering of a stored card did not parse again.
+    let text = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\nFN:Fold\r\n\
+                NOTE:Copper\r\n END:VCARD\r\nTITLE:After\r\nEND:VCARD\r\n";
+    let card = parse(text);
+    let fields = card.extract();
+    assert_eq!(fields.note, s("CopperEND:VCARD"));
+    assert_eq!(fields.job_title, s("After"));
+    let long = format!(
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\nFN:Fold\r\nNOTE:{}END:VCARD\r\nEND:VCARD\r\n",
+        "x".repeat(69)
+    );
+    let card = parse(&long);
+    for version in [RenderVersion::V3, RenderVersion::V4] {
+        let out = card.render(version);
+        assert_eq!(parse(&out).extract(), card.extract(), "{out}");
+    }
+}
+
+#[test]
+fn a_legacy_date_that_is_no_date_stays_the_same_text_in_4_0() {
+    // Found while fuzzing: "2A05-07-13" under VALUE=date was written to 4.0 still saying
+    // VALUE=date, which 4.0 readers read as the year 2; each conversion changed it again.
+    let card = parse(&card_with("3.0", "BDAY;VALUE=date:2A05-07-13"));
+    let v4 = card.render(RenderVersion::V4);
+    assert!(has_line(&v4, "BDAY;VALUE=text:2A05-07-13"), "{v4}");
+    let again = parse(&v4);
+    assert_eq!(again.render(RenderVersion::V4), v4);
+    assert!(has_line(
+        &again.render(RenderVersion::V3),
+        "BDAY;VALUE=text:2A05-07-13"
+    ));
+}
+
+#[test]
+fn a_data_uri_media_type_with_a_line_break_is_written_on_one_line() {
+    // Found by fuzz_mutated_fixture_cards: calcard decodes `data:\nimage/jpeg;base64,...`
+    // (an escaped line break in the media type) and the writer wrote the media type raw, so the
+    // 4.0 rendering broke the line and no longer parsed.
+    let card = parse(&card_with(
+        "4.0",
+        "PHOTO:data:\\nimage/jpeg;base64,/9j/4AAQSkZJRgABAQEASABIAAD/2w==",
+    ));
+    for version in [RenderVersion::V3, RenderVersion::V4] {
+        let out = card.render(version);
+        let again = parse(&out);
+        assert!(again.extract().has_inline_photo, "{out}");
+    }
+    let v4 = card.render(RenderVersion::V4);
+    assert!(
+        unfolded(&v4)
+            .iter()
+            .any(|l| l.starts_with("PHOTO:data:image/jpeg;base64,")),
+        "{v4}"
+    );
+}

@@ -149,6 +149,8 @@ impl Line {
                     cut -= 1;
                 }
             }
+            // `pos` and `cut` are character boundaries (`can_break` and the loop above check
+            // `is_char_boundary`), and `cut > pos`: a window of 74+ octets holds a boundary.
             out.push_str(&self.buf[pos..cut]);
             out.push_str("\r\n ");
             pos = cut;
@@ -241,12 +243,7 @@ fn write_entry(out: &mut String, entry: &VCardEntry, v4: bool) {
                 let encoded = base64::engine::general_purpose::STANDARD.encode(&data.data);
                 if v4 {
                     line.text("data:");
-                    line.text(
-                        data.content_type
-                            .as_deref()
-                            .filter(|c| !c.is_empty())
-                            .unwrap_or("application/octet-stream"),
-                    );
+                    line.text(&uri_media_type(data.content_type.as_deref()));
                     line.text(";base64,");
                 }
                 line.text(&encoded);
@@ -258,6 +255,25 @@ fn write_entry(out: &mut String, entry: &VCardEntry, v4: bool) {
         }
     }
     line.finish(out);
+}
+
+/// The media type of a `data:` URI as written: only the characters a MIME type is made of. A
+/// parsed card can carry anything there (calcard takes `data:\nimage/jpeg;base64,...` or a
+/// MEDIATYPE parameter as it comes), and a line break or a comma written raw would end the line
+/// or the media type early, so the rendering would not parse again.
+fn uri_media_type(content_type: Option<&str>) -> String {
+    let media: String = content_type
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '+' | '.' | '_' | ';' | '=')
+        })
+        .collect();
+    if media.is_empty() {
+        "application/octet-stream".to_owned()
+    } else {
+        media
+    }
 }
 
 fn format_date(
