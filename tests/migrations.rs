@@ -103,3 +103,69 @@ async fn cards_stored_before_the_match_index_are_indexed_at_migrate() {
         ["old.vcf"]
     );
 }
+
+/// Cards folded before σ, ς and Σ were made equal (migration 000008) are re-folded when the
+/// server migrates: an upper-case Greek search, a search by email and a CardDAV text-match all
+/// find them afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn cards_folded_before_the_final_sigma_fix_are_refolded_at_migrate() {
+    use rolodex::store::{ContactFilter, ContactOrder, Precondition, TextCandidates};
+    let store = common::store().await;
+    let alice = common::user(&store, "sigma").await;
+    let book = common::default_book(&store, &alice).await;
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:old-greek\r\nFN:Γιώργος Παπαδόπουλος\r\n\
+                N:Παπαδόπουλος;Γιώργος;;;\r\nEMAIL:γιώργος@example.org\r\nEND:VCARD\r\n";
+    store
+        .put_vcard(&alice, book, "greek.vcf", card, Precondition::None)
+        .await
+        .unwrap();
+    // As the old folds left them: a final sigma stays ς, and the row is marked for re-indexing
+    // the way migration 000008 marks every non-ASCII card.
+    let mut conn = AsyncPgConnection::establish(&common::database_url())
+        .await
+        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE contacts SET match_text = NULL, \
+           search_text = 'γιωργος παπαδοπουλος', sort_name = 'παπαδοπουλος γιωργος' \
+         WHERE address_book_id = {book} AND uid = 'old-greek'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE contact_emails SET address_folded = 'γιώργος@example.org' WHERE contact_id IN \
+         (SELECT id FROM contacts WHERE address_book_id = {book} AND uid = 'old-greek')"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let search = |text: &str| ContactFilter {
+        search: Some(text.to_owned()),
+        ..ContactFilter::default()
+    };
+    let found = |filter: ContactFilter| {
+        let (store, alice) = (store.clone(), alice.clone());
+        async move {
+            store
+                .query_contacts(&alice, &filter, ContactOrder::default(), 0, 10)
+                .await
+                .unwrap()
+                .records
+                .len()
+        }
+    };
+    assert_eq!(found(search("ΓΙΏΡΓΟΣ")).await, 0, "the old fold misses it");
+
+    store.migrate().await.unwrap();
+    assert_eq!(found(search("ΓΙΏΡΓΟΣ")).await, 1);
+    assert_eq!(found(search("ΓΙΩΡΓΟΣ@EXAMPLE")).await, 1);
+    let needle = TextCandidates {
+        any_of: vec![vec![rolodex::domain::text::casemap("ΓΙΏΡΓΟΣ")]],
+    };
+    let candidates = store
+        .card_metas_matching(&alice, book, &needle)
+        .await
+        .unwrap()
+        .expect("the needle narrows");
+    assert_eq!(candidates.len(), 1);
+}
