@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`cli`]: the `rolodex` command line (`src/main.rs` only calls it).
 //! - [`config`]: settings from flags, `ROLODEX_*` environment variables and a TOML file.
 //! - [`limits`]: every limit on what one request may cost, with its default.
 //! - [`telemetry`]: logging setup.
@@ -21,6 +22,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod dav;
 pub mod db;

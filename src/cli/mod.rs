@@ -1,0 +1,194 @@
+//! The `rolodex` command line: serve, migrate, account administration, import and export.
+//! `src/main.rs` only calls [`main`]; each group of commands has a module of its own.
+
+mod accounts;
+mod database;
+mod serve;
+mod transfer;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseArgs, ServeArgs, Settings};
+use crate::store::CredentialKind;
+use database::Database;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rolodex",
+    version,
+    about = "Self-hosted contacts server (GraphQL + CardDAV)"
+)]
+struct Cli {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (starts the managed PostgreSQL unless DATABASE_URL is set).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    PrintSchema,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage app passwords (HTTP Basic passwords for CardDAV clients).
+    AppPassword {
+        #[command(subcommand)]
+        command: AppPasswordCommand,
+    },
+    /// Import contacts: vCard files (2.1/3.0/4.0) and vdir folders of them, Drop contacts JSON,
+    /// Google Contacts CSV, Outlook CSV. Re-importing updates, never duplicates. Exits non-zero
+    /// when anything was skipped.
+    Import(ImportArgs),
+    /// Export an address book as vCard 3.0/4.0, Drop contacts JSON or (Google) CSV.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// The user whose address book receives the contacts.
+    #[arg(long)]
+    user: String,
+    /// Slug of the address book (default: the user's default book, "contacts").
+    #[arg(long)]
+    address_book: Option<String>,
+    /// Report what would happen; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Files or folders (vdirs) to import; the format is recognized by content and extension.
+    #[arg(required = true)]
+    paths: Vec<std::path::PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    /// The user whose address book is exported.
+    #[arg(long)]
+    user: String,
+    /// Slug of the address book (default: "contacts").
+    #[arg(long)]
+    address_book: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum)]
+    format: ExportFormatArg,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ExportFormatArg {
+    Vcf3,
+    Vcf4,
+    DropJson,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user with a default address book. Prints a generated password unless
+    /// --password-stdin is given.
+    Add {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (from stdin with --password-stdin, else generated and printed).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a bearer token for a user and print it (it is shown only once).
+    Create {
+        name: String,
+        /// A label to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AppPasswordCommand {
+    /// Create an app password for a user and print it (it is shown only once).
+    Create {
+        name: String,
+        /// A label, e.g. the device it is for.
+        #[arg(long, default_value = "device")]
+        label: String,
+    },
+}
+
+/// Runs the command line; the process's exit code.
+pub fn main() -> ExitCode {
+    serve::tune_allocator();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    if let Command::PrintSchema = cli.command {
+        print!("{}", crate::graphql::sdl());
+        return Ok(());
+    }
+    let serve_args = match &cli.command {
+        Command::Serve(args) => args.clone(),
+        _ => ServeArgs::default(),
+    };
+    let settings = Settings::resolve(&cli.database, &serve_args).map_err(|e| e.to_string())?;
+    crate::telemetry::init(settings.log_format);
+    // Administrative commands may run beside a serving process on the same data directory.
+    let may_attach = !matches!(cli.command, Command::Serve(_));
+    let database = Database::open(&settings, may_attach).await?;
+    let outcome = match cli.command {
+        Command::Serve(_) => serve::serve(&settings, &database.store).await,
+        Command::Migrate | Command::PrintSchema => Ok(()),
+        Command::User { command } => accounts::user(&database.store, command).await,
+        Command::Token {
+            command: TokenCommand::Create { name, label },
+        } => accounts::create_credential(&database.store, &name, CredentialKind::Token, &label).await,
+        Command::AppPassword {
+            command: AppPasswordCommand::Create { name, label },
+        } => accounts::create_credential(&database.store, &name, CredentialKind::AppPassword, &label).await,
+        Command::Import(args) => transfer::import(&database.store, args).await,
+        Command::Export(args) => transfer::export(&database.store, args).await,
+    };
+    database.close().await;
+    outcome
+}
+

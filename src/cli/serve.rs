@@ -1,0 +1,95 @@
+//! `rolodex serve`: the HTTP server on the store, the change-log pruning it runs beside, and
+//! the process-wide settings a long-running server needs (allocator, shutdown signals).
+
+use crate::app::{AppOptions, AppState, build_router};
+use crate::config::Settings;
+use crate::store::Store;
+
+pub(super) async fn serve(settings: &Settings, store: &Store) -> Result<(), String> {
+    let state = AppState::new(
+        store.clone(),
+        AppOptions {
+            limits: settings.limits.clone(),
+            allowed_origins: settings.allowed_origins.clone(),
+        },
+    );
+    let router = build_router(state);
+    if settings.limits.change_retention_days > 0 {
+        tokio::spawn(prune_history_periodically(
+            store.clone(),
+            settings.limits.change_retention_days,
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%address, "rolodex is listening");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+/// Keeps the change log (and tombstones) to the retention period: once at start, then hourly.
+/// Several server processes on one database may all do it; the deletes are idempotent.
+async fn prune_history_periodically(store: Store, retention_days: u32) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        let before = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
+        match store.prune_history(before).await {
+            Ok(pruned) if pruned.changes > 0 || pruned.tombstones > 0 => tracing::info!(
+                changes = pruned.changes,
+                tombstones = pruned.tombstones,
+                retention_days,
+                "pruned the change log"
+            ),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "pruning the change log failed; retrying in an hour")
+            }
+        }
+    }
+}
+
+/// Keeps glibc's allocator from holding on to memory a burst of requests used. By default it
+/// raises its mmap threshold after the first large free, so later large buffers (an argon2
+/// check's 19 MiB, a multi-MiB request body) come from per-thread heaps that are rarely given
+/// back; with one heap per blocking thread, a few password checks on different threads
+/// leave the process hundreds of MiB larger. A fixed threshold sends every allocation of
+/// 1 MiB or more to mmap (returned on free), and few arenas bound the rest.
+pub(super) fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before any other thread
+    // exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
