@@ -778,7 +778,7 @@ async fn versions_are_negotiated() {
     let unsupported = r#"<C:addressbook-multiget xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><prop><C:address-data content-type="text/vcard" version="2.1"/></prop><href>/x</href></C:addressbook-multiget>"#;
     let reply = c.report(&c.book(), unsupported).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert!(reply.body.contains("supported-address-data-conversion"));
+    assert!(reply.body.contains("<card:supported-address-data/>"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1146,15 +1146,30 @@ async fn put_preconditions_have_error_bodies() {
             .contains(&format!("<d:href>{}</d:href>", c.card("first.vcf")))
     );
 
+    // RFC 6352 6.3.2.1: a card is never overwritten by one with another UID.
+    let before = c.get(&c.card("first.vcf"), &[]).await;
+    let overwrite = c
+        .put(&c.card("first.vcf"), &card("other-uid", "Other"), &[])
+        .await;
+    assert_eq!(overwrite.status, StatusCode::FORBIDDEN);
+    assert!(
+        overwrite.body.contains("<card:no-uid-conflict>"),
+        "{}",
+        overwrite.body
+    );
+    assert!(
+        overwrite
+            .body
+            .contains(&format!("<d:href>{}</d:href>", c.card("first.vcf")))
+    );
+    let after = c.get(&c.card("first.vcf"), &[]).await;
+    assert_eq!(after.body, before.body, "the stored card is unchanged");
+
     let garbage = common::fixture("malformed-garbage-line.vcf");
     let invalid = c.put(&c.card("bad.vcf"), &garbage, &[]).await;
     assert_eq!(invalid.status, StatusCode::FORBIDDEN);
     assert!(invalid.body.contains("<card:valid-address-data/>"));
-    assert!(
-        invalid.body.contains("<d:responsedescription>line "),
-        "{}",
-        invalid.body
-    );
+    assert!(invalid.body.contains("<!-- line "), "{}", invalid.body);
 
     let no_uid = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Nobody\r\nEND:VCARD\r\n";
     let reply = c.put(&c.card("nouid.vcf"), no_uid, &[]).await;

@@ -95,4 +95,3 @@ pub(super) async fn create_credential(
     println!("{secret}");
     Ok(())
 }
-

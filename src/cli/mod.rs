@@ -181,14 +181,18 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::User { command } => accounts::user(&database.store, command).await,
         Command::Token {
             command: TokenCommand::Create { name, label },
-        } => accounts::create_credential(&database.store, &name, CredentialKind::Token, &label).await,
+        } => {
+            accounts::create_credential(&database.store, &name, CredentialKind::Token, &label).await
+        }
         Command::AppPassword {
             command: AppPasswordCommand::Create { name, label },
-        } => accounts::create_credential(&database.store, &name, CredentialKind::AppPassword, &label).await,
+        } => {
+            accounts::create_credential(&database.store, &name, CredentialKind::AppPassword, &label)
+                .await
+        }
         Command::Import(args) => transfer::import(&database.store, args).await,
         Command::Export(args) => transfer::export(&database.store, args).await,
     };
     database.close().await;
     outcome
 }
-

@@ -92,4 +92,3 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
-

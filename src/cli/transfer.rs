@@ -1,7 +1,9 @@
 //! `import` and `export` of address books in the supported formats.
 
 use super::{ExportArgs, ExportFormatArg, ImportArgs};
-use crate::store::{AddressBook, DEFAULT_ADDRESS_BOOK, ExportFormat, ImportOptions, Principal, Store};
+use crate::store::{
+    AddressBook, DEFAULT_ADDRESS_BOOK, ExportFormat, ImportOptions, Principal, Store,
+};
 
 /// The user's principal and one of their address books (the default one unless named).
 async fn user_book(

@@ -111,6 +111,16 @@ impl From<StoreError> for DavError {
                     "a card with UID {uid:?} already exists in this address book"
                 )),
             },
+            StoreError::UidChanged { uid, href } => DavError::Condition {
+                status: StatusCode::FORBIDDEN,
+                condition: QName::carddav("no-uid-conflict"),
+                // The card being replaced: its UID is the one in use there.
+                href: Some(paths::encode(&href)),
+                description: Some(format!(
+                    "this resource holds the card with UID {uid:?}; store a card with another \
+                     UID under another name"
+                )),
+            },
             StoreError::InvalidCard(VCardError::UnsupportedVersion { line, version }) => {
                 DavError::condition(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -177,9 +187,11 @@ impl From<RequestError> for DavError {
                      i;ascii-casemap)"
                 )),
             ),
+            // RFC 6352 8.6 and 8.7: address-data naming a media type or version the server
+            // does not produce.
             RequestError::UnsupportedAddressData(message) => DavError::condition(
                 StatusCode::FORBIDDEN,
-                QName::carddav("supported-address-data-conversion"),
+                QName::carddav("supported-address-data"),
                 Some(message),
             ),
         }

@@ -88,6 +88,9 @@ pub fn store_error(error: StoreError) -> Error {
             "a card with UID {uid:?} already exists ({existing_href})"
         ))
         .extend_with(|_, e| e.set("code", "CONFLICT")),
+        StoreError::UidChanged { .. } => {
+            Error::new(error.to_string()).extend_with(|_, e| e.set("code", "CONFLICT"))
+        }
         StoreError::AlreadyExists { what, name } => {
             Error::new(format!("{what} {name:?} already exists"))
                 .extend_with(|_, e| e.set("code", "CONFLICT"))

@@ -63,6 +63,9 @@ pub enum StoreError {
     /// Another live card in the same address book already has this UID.
     #[error("a card with UID {uid:?} already exists at {existing_href:?}")]
     UidConflict { uid: String, existing_href: String },
+    /// A write would replace the card at `href` with one of another UID.
+    #[error("the card at {href:?} has UID {uid:?}; a card with another UID cannot replace it")]
+    UidChanged { uid: String, href: String },
     /// The vCard text could not be understood.
     #[error("invalid vCard: {0}")]
     InvalidCard(#[from] VCardError),

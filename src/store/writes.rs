@@ -138,6 +138,16 @@ impl Store {
                 .transaction::<_, StoreError, _>(async move |conn| {
                     let existing = lock_card_at(conn, principal, address_book_id, href).await?;
                     precondition.check(existing.as_ref().map(|c| c.etag.as_str()))?;
+                    // RFC 6352 6.3.2.1: a card is never replaced by one with another UID
+                    // (Apple groups name their members by UID).
+                    if let Some(card) = &existing
+                        && card.uid != prepared.uid
+                    {
+                        return Err(StoreError::UidChanged {
+                            uid: card.uid.clone(),
+                            href: href.to_owned(),
+                        });
+                    }
                     let created = existing.is_none();
                     let target = match &existing {
                         Some(card) => Target::Replace { id: card.id, href },
@@ -309,6 +319,8 @@ struct LockedCard {
     id: i64,
     #[diesel(sql_type = Text)]
     etag: String,
+    #[diesel(sql_type = Text)]
+    uid: String,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -317,6 +329,8 @@ struct BookLookup {
     card_id: Option<i64>,
     #[diesel(sql_type = Nullable<Text>)]
     etag: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    uid: Option<String>,
 }
 
 /// Locks the live card at `href` in one of the principal's books and returns it (`None`: no card
@@ -330,10 +344,10 @@ async fn lock_card_at(
 ) -> StoreResult<Option<LockedCard>> {
     let found: Vec<BookLookup> = Prepared::new(
         "WITH book AS (SELECT id FROM address_books WHERE id = $1 AND user_id = $2), \
-         card AS (SELECT c.id, c.etag FROM contacts c \
+         card AS (SELECT c.id, c.etag, c.uid FROM contacts c \
                   WHERE c.address_book_id = $1 AND c.href = $3 AND c.deleted_at IS NULL \
                   FOR UPDATE) \
-         SELECT card.id AS card_id, card.etag FROM book LEFT JOIN card ON true",
+         SELECT card.id AS card_id, card.etag, card.uid FROM book LEFT JOIN card ON true",
     )
     .bind::<BigInt, _>(address_book_id)
     .bind::<BigInt, _>(principal.user_id)
@@ -341,10 +355,10 @@ async fn lock_card_at(
     .load(conn)
     .await?;
     let book = found.into_iter().next().ok_or(StoreError::NotFound)?;
-    Ok(book
-        .card_id
-        .zip(book.etag)
-        .map(|(id, etag)| LockedCard { id, etag }))
+    Ok(match (book.card_id, book.etag, book.uid) {
+        (Some(id), Some(etag), Some(uid)) => Some(LockedCard { id, etag, uid }),
+        _ => None,
+    })
 }
 
 /// Locks one of the principal's live contacts by id and returns its row.

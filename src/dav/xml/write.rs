@@ -323,13 +323,38 @@ pub fn error_body(condition: &QName, href: Option<&str>, description: Option<&st
             let _ = open_tag(&mut out, condition, true);
         }
     }
+    // RFC 4918 14.5 and 16: every child element of `error` is a condition code, so the human
+    // explanation is a comment beside the condition, not an element (a DAV:responsedescription
+    // here would read as a condition no client knows).
     if let Some(description) = description {
-        out.push_str("<d:responsedescription>");
-        escape_into(&mut out, description);
-        out.push_str("</d:responsedescription>");
+        out.push_str("<!-- ");
+        comment_into(&mut out, description);
+        out.push_str(" -->");
     }
     out.push_str("</d:error>\n");
     out
+}
+
+/// Text that XML 1.0 allows inside a comment: no `--`, no trailing `-`, and only characters
+/// XML can carry.
+fn comment_into(out: &mut String, text: &str) {
+    let mut previous_dash = false;
+    for c in text.chars() {
+        let c = if super::tree::is_xml_char(c) {
+            c
+        } else {
+            '\u{FFFD}'
+        };
+        if c == '-' && previous_dash {
+            // "--" may not appear in a comment.
+            out.push(' ');
+        }
+        out.push(c);
+        previous_dash = c == '-';
+    }
+    if previous_dash {
+        out.push(' ');
+    }
 }
 
 /// `<d:supported-report-set>` content for an address book.
@@ -414,9 +439,13 @@ mod tests {
             Some("UID <x> taken"),
         );
         assert!(body.contains(
-            "<card:no-uid-conflict><d:href>/dav/a.vcf</d:href></card:no-uid-conflict><d:responsedescription>UID &lt;x&gt; taken</d:responsedescription>"
+            "<card:no-uid-conflict><d:href>/dav/a.vcf</d:href></card:no-uid-conflict><!-- UID <x> taken --></d:error>"
         ));
-        assert!(crate::dav::xml::tree::parse(body.as_bytes()).is_ok());
+        let root = crate::dav::xml::tree::parse(body.as_bytes()).unwrap();
+        assert_eq!(root.children.len(), 1, "only the condition is an element");
+        let dashes = error_body(&QName::dav("x"), None, Some("a -- b -"));
+        assert!(dashes.contains("<!-- a - - b -  -->"), "{dashes}");
+        assert!(crate::dav::xml::tree::parse(dashes.as_bytes()).is_ok());
     }
 
     #[test]
