@@ -29,6 +29,16 @@ impl Drop for Server {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
+        // The server stops within its grace period; this runs on the test's runtime thread,
+        // so a connection of ours it waits for can make no progress meanwhile: kill it then.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }

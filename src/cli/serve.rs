@@ -25,16 +25,35 @@ pub(super) async fn serve(settings: &Settings, store: &Store) -> Result<(), Stri
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, "rolodex is listening");
-    axum::serve(
+    let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("server error: {e}"))?;
-    tracing::info!("shutting down");
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in progress");
+        let _ = stopping.send(true);
+    });
+    // Requests in progress get a grace period; a client that stops reading a long answer
+    // must not keep the server (and a service manager waiting for it) from stopping.
+    let deadline = async move {
+        let _ = stop_requested.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result.map_err(|e| format!("server error: {e}"))?,
+        () = deadline => tracing::warn!(
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "requests still running after the grace period were cut off"
+        ),
+    }
+    tracing::info!("shut down");
     Ok(())
 }
+
+/// How long requests in progress may take to finish once a stop is asked for.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Keeps the change log (and tombstones) to the retention period: once at start, then hourly.
 /// Several server processes on one database may all do it; the deletes are idempotent.

@@ -1193,5 +1193,12 @@ pub async fn still_serves(t: &Target) -> bool {
         .json(&json!({ "query": "{ contacts(first: 3) { edges { node { displayName } } } }" }))
         .send()
         .await;
-    matches!((propfind, graphql), (Ok(p), Ok(g)) if p.status() == 207 && g.status() == 200)
+    let (Ok(propfind), Ok(graphql)) = (propfind, graphql) else {
+        return false;
+    };
+    let statuses = (propfind.status().as_u16(), graphql.status().as_u16());
+    // Read both answers to their end: a listing and a page, complete.
+    let listed = propfind.text().await.unwrap_or_default();
+    let page = graphql.text().await.unwrap_or_default();
+    statuses == (207, 200) && listed.ends_with("</d:multistatus>\n") && page.contains("displayName")
 }
