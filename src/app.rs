@@ -104,3 +104,39 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respo
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    /// The last line of defence: a handler that panics is a 500 with a body, not a connection
+    /// closed without a status.
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500() {
+        let router: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let text = "12€";
+                    // Slicing inside a character, as the phone normalizer once did.
+                    let _ = &text[..3];
+                    ""
+                }),
+            )
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                panic_response,
+            ));
+        let response = router
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("internal error"));
+    }
+}
