@@ -23,6 +23,11 @@ extern "C" fn stop_cluster_at_exit() {
         && let Some(pg) = &shared.managed
     {
         pg.stop_blocking();
+        // Statics are never dropped, so the TempDir would stay behind (tens of MiB per test
+        // binary and run): remove it here, once the cluster is stopped.
+        if let Some(dir) = &shared._dir {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
     }
 }
 
