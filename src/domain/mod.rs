@@ -1,7 +1,8 @@
 //! Pure types and rules: the contact model, the vCard mapping, import/export formats, phone numbers,
-//! ETags, search folding and the acting principal. No IO, no diesel, no axum, no async-graphql.
+//! ETags, search folding, duplicate detection and the acting principal. No IO, no diesel, no axum, no async-graphql.
 
 pub mod contact;
+pub mod dedupe;
 pub mod etag;
 pub mod formats;
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! - [`extract`]: card -> [`ContactFields`];
 //! - [`patch`]: [`ContactPatch`] -> card edits that touch only the named fields, built on the
 //!   list-editing primitives in [`edit`];
+//! - [`merge`]: duplicates merged into one card without losing a property;
 //! - [`convert`]: real 3.0 <-> 4.0 conversion (calcard's writer only changes the VERSION line);
 //! - [`write`]: our own serializer (CRLF, 75-octet folding on character boundaries, RFC 6868
 //!   parameter encoding, unescaped `data:` URIs) because calcard's writer escapes the comma of
@@ -42,6 +43,7 @@
 mod convert;
 mod edit;
 mod extract;
+mod merge;
 mod parse;
 mod patch;
 mod write;
@@ -190,6 +192,12 @@ impl Card {
     /// The version the card was written in.
     pub fn version(&self) -> CardVersion {
         self.version
+    }
+
+    /// This card with what `others` add (see [`merge`]): duplicates merged into one, nothing
+    /// lost. Written in this card's version (3.0 for a 2.1 card).
+    pub fn merged_with(&self, others: &[Card]) -> Card {
+        merge::merge(self, others)
     }
 
     /// The UID value exactly as written (with any `urn:uuid:` prefix).
