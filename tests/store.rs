@@ -856,3 +856,216 @@ async fn concurrent_renames_need_one_connection_each() {
     assert_eq!(after.display_name, renamed.display_name);
     assert_eq!(after.description, "described");
 }
+
+/// Duplicate detection and merge through the store: the same person from Google and from an
+/// iPhone is found (colleagues sharing a switchboard and two strangers sharing a name are
+/// not), the merge keeps the primary's UID and href, loses nothing, moves group membership,
+/// leaves tombstones every sync client sees, and a dismissal is remembered.
+#[tokio::test]
+async fn duplicates_are_found_merged_and_dismissed() {
+    use rolodex::store::DuplicateQuery;
+    let store = common::store().await;
+    let alice = common::user(&store, "dedupe").await;
+    let book = common::default_book(&store, &alice).await;
+    let put = |href: &'static str, text: String| {
+        let (store, alice) = (store.clone(), alice.clone());
+        async move {
+            store
+                .put_vcard(&alice, book, href, &text, Precondition::None)
+                .await
+                .unwrap()
+                .record
+        }
+    };
+    let google = put(
+        "google.vcf",
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:google-maria\r\nFN:Maria García\r\nN:García;Maria;;;\r\n\
+         EMAIL:MARIA.GARCIA@EXAMPLE.ORG\r\nTEL;TYPE=WORK:(415) 555-0101\r\nNOTE:from Google\r\nEND:VCARD\r\n"
+            .to_owned(),
+    )
+    .await;
+    let iphone = put(
+        "iphone.vcf",
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:iphone-maria\r\nFN:Maria Garcia\r\nN:Garcia;Maria;;;\r\n\
+         EMAIL:maria.garcia@example.org\r\nTEL;TYPE=CELL:+1 415 555 0101\r\nTEL;TYPE=CELL:+1 415 555 0199\r\n\
+         X-CUSTOM:iphone only\r\nEND:VCARD\r\n"
+            .to_owned(),
+    )
+    .await;
+    for (href, uid, name, email) in [
+        (
+            "alice.vcf",
+            "alice-j",
+            "Alice Johnson",
+            "alice@acme.example",
+        ),
+        (
+            "robert.vcf",
+            "robert-l",
+            "Robert Lee",
+            "robert@acme.example",
+        ),
+    ] {
+        put(
+            href,
+            format!(
+                "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nEMAIL:{email}\r\n\
+                 TEL;TYPE=WORK:+1 415 555 0000\r\nEND:VCARD\r\n"
+            ),
+        )
+        .await;
+    }
+    put("smith1.vcf", card("smith-1", "John Smith")).await;
+    put("smith2.vcf", card("smith-2", "John Smith")).await;
+    let group = put(
+        "friends.vcf",
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:friends\r\nFN:Friends\r\nX-ADDRESSBOOKSERVER-KIND:group\r\n\
+         X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:iphone-maria\r\nEND:VCARD\r\n"
+            .to_owned(),
+    )
+    .await;
+
+    let query = DuplicateQuery {
+        address_book_id: Some(book),
+        across_books: false,
+        min_score: 0.5,
+        limit: None,
+    };
+    let sets = store.find_duplicates(&alice, &query).await.unwrap();
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    let mut ids: Vec<i64> = sets[0].contacts.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, {
+        let mut both = vec![google.id, iphone.id];
+        both.sort_unstable();
+        both
+    });
+    assert!(sets[0].score > 0.9);
+    // Below the threshold, the same name alone shows up, weak.
+    let all = store
+        .find_duplicates(
+            &alice,
+            &DuplicateQuery {
+                min_score: 0.0,
+                ..query.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(all.iter().any(
+        |s| s.score < 0.5 && s.contacts[0].fields.display_name.as_deref() == Some("John Smith")
+    ));
+
+    let start = store.get_address_book(&alice, book).await.unwrap().revision;
+    // A stale ETag refuses the whole merge.
+    assert!(matches!(
+        store
+            .merge_contacts(
+                &alice,
+                &[google.id, iphone.id],
+                Some(google.id),
+                &["\"stale\"".to_owned(), iphone.etag.clone()]
+            )
+            .await,
+        Err(StoreError::PreconditionFailed { .. })
+    ));
+    let merged = store
+        .merge_contacts(
+            &alice,
+            &[google.id, iphone.id],
+            Some(google.id),
+            &[google.etag.clone(), iphone.etag.clone()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (merged.id, merged.uid.as_str(), merged.href.as_str()),
+        (google.id, "google-maria", "google.vcf")
+    );
+    let text = &merged.vcard;
+    assert_eq!(
+        text.to_lowercase()
+            .matches("maria.garcia@example.org")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("+1 415 555 0199") && text.contains("X-CUSTOM:iphone only"),
+        "{text}"
+    );
+    assert_eq!(
+        merged.fields.phones.len(),
+        2,
+        "(415) 555-0101 and +1 415 555 0101 are one"
+    );
+    assert!(matches!(
+        store.get_contact(&alice, iphone.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let group = store.get_contact(&alice, group.id).await.unwrap();
+    assert!(
+        group.vcard.contains("urn:uuid:google-maria") && !group.vcard.contains("iphone-maria"),
+        "{}",
+        group.vcard
+    );
+    // Sync clients see one update, the deletion and the group's update.
+    let changes = store.changes_since(&alice, book, start).await.unwrap();
+    let mut seen: Vec<(String, ChangeOp)> = changes
+        .changes
+        .iter()
+        .map(|c| (c.href.clone(), c.op))
+        .collect();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        [
+            ("friends.vcf".to_owned(), ChangeOp::Put),
+            ("google.vcf".to_owned(), ChangeOp::Put),
+            ("iphone.vcf".to_owned(), ChangeOp::Delete)
+        ]
+    );
+    assert!(
+        store
+            .find_duplicates(&alice, &query)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Dismissed contacts are never suggested together again.
+    let smiths: Vec<i64> = all
+        .iter()
+        .find(|s| s.contacts[0].fields.display_name.as_deref() == Some("John Smith"))
+        .unwrap()
+        .contacts
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    store.dismiss_duplicates(&alice, &smiths).await.unwrap();
+    let after = store
+        .find_duplicates(
+            &alice,
+            &DuplicateQuery {
+                min_score: 0.0,
+                ..query.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        after
+            .iter()
+            .all(|s| !s.contacts.iter().any(|c| smiths.contains(&c.id)))
+    );
+    // Another user's contacts cannot be merged or dismissed.
+    let mallory = common::user(&store, "mallory").await;
+    assert!(matches!(
+        store.dismiss_duplicates(&mallory, &smiths).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.merge_contacts(&mallory, &smiths, None, &[]).await,
+        Err(StoreError::NotFound)
+    ));
+}

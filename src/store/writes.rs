@@ -46,7 +46,7 @@ impl Precondition {
     }
 
     /// Checks against the current ETag of the resource (`None`: it does not exist).
-    fn check(&self, existing: Option<&str>) -> StoreResult<()> {
+    pub(super) fn check(&self, existing: Option<&str>) -> StoreResult<()> {
         let holds = match (self, existing) {
             (Precondition::None, _) => true,
             (Precondition::IfMatch(tag), Some(current)) => etag::matches(tag, current),
@@ -73,8 +73,8 @@ pub struct PutOutcome {
 
 /// A card ready to be written: its text and everything derived from it, computed before the
 /// transaction so parsing never happens under the book lock.
-struct PreparedCard {
-    uid: String,
+pub(super) struct PreparedCard {
+    pub(super) uid: String,
     text: String,
     version: i16,
     fields: ContactFields,
@@ -91,7 +91,7 @@ fn version_code(version: CardVersion) -> i16 {
 
 /// Model writes re-render the card; a 2.1 card is upgraded to 3.0 then (2.1's encodings are
 /// not worth writing anew).
-fn render_version_for(code: i16) -> RenderVersion {
+pub(super) fn render_version_for(code: i16) -> RenderVersion {
     if code >= 40 {
         RenderVersion::V4
     } else {
@@ -99,7 +99,11 @@ fn render_version_for(code: i16) -> RenderVersion {
     }
 }
 
-fn prepare_parsed(card: &Card, text: String, limits: CardLimits) -> StoreResult<PreparedCard> {
+pub(super) fn prepare_parsed(
+    card: &Card,
+    text: String,
+    limits: CardLimits,
+) -> StoreResult<PreparedCard> {
     limits.check(card, &text)?;
     let uid = card.uid().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
         StoreError::Validation(ValidationError {
@@ -400,14 +404,14 @@ async fn uid_holder(
 }
 
 /// Where a write goes: a new row at an href, or over an existing (locked) row.
-enum Target<'a> {
+pub(super) enum Target<'a> {
     Insert(&'a str),
     Replace { id: i64, href: &'a str },
 }
 
 /// Writes the card row and its child rows, then commits the revision (taking the book lock).
 /// The record is assembled from what was written, not read back.
-async fn write_card(
+pub(super) async fn write_card(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     address_book_id: i64,
@@ -471,7 +475,7 @@ async fn write_card(
 }
 
 /// Marks a (locked) card deleted and commits the deletion's revision.
-async fn tombstone(
+pub(super) async fn tombstone(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     address_book_id: i64,
