@@ -1330,3 +1330,92 @@ async fn the_body_is_read_only_after_authentication() {
     );
     assert!(body["errors"][0]["message"].as_str().unwrap().len() < 2_000);
 }
+
+/// Issue 15 over GraphQL: the same person imported from two sources is one duplicate set; a
+/// merge with stale ETags is refused, with the current ones it keeps the primary and deletes
+/// the other; dismissed contacts are not suggested again; another user's ids are NOT_FOUND.
+#[tokio::test]
+async fn duplicates_are_found_merged_and_dismissed() {
+    let (store, _user, client) = setup().await;
+    let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:g-1\r\nFN:Maria García\r\nN:García;Maria;;;\r\nEMAIL:MARIA.GARCIA@EXAMPLE.ORG\r\nTEL:(415) 555-0101\r\nEND:VCARD\r\n\
+                BEGIN:VCARD\r\nVERSION:3.0\r\nUID:i-1\r\nFN:Maria Garcia\r\nN:Garcia;Maria;;;\r\nEMAIL:maria.garcia@example.org\r\nTEL:+1 415 555 0101\r\nEND:VCARD\r\n\
+                BEGIN:VCARD\r\nVERSION:3.0\r\nUID:s-1\r\nFN:Wei Zhang\r\nN:Zhang;Wei;;;\r\nEND:VCARD\r\n\
+                BEGIN:VCARD\r\nVERSION:3.0\r\nUID:s-2\r\nFN:Zhang Wei\r\nN:Wei;Zhang;;;\r\nEND:VCARD\r\n";
+    client
+        .data(
+            "mutation($t: String!) { importVCards(text: $t) { created } }",
+            json!({ "t": text }),
+        )
+        .await;
+    let query = "query($min: Float!) { duplicateContacts(minScore: $min) { score reasons contacts { id uid etag } } }";
+    let found = client.data(query, json!({ "min": 0.5 })).await;
+    let sets = found["duplicateContacts"].as_array().unwrap().clone();
+    assert_eq!(sets.len(), 1, "{found}");
+    assert_eq!(
+        sets[0]["reasons"],
+        json!(["SAME_EMAIL", "SAME_PHONE", "SAME_NAME"])
+    );
+    let contacts = sets[0]["contacts"].as_array().unwrap();
+    let ids: Vec<Value> = contacts.iter().map(|c| c["id"].clone()).collect();
+    let primary = contacts.iter().find(|c| c["uid"] == "g-1").unwrap();
+
+    let stale = client
+        .error(
+            "mutation($ids: [ID!]!, $p: ID, $m: [String!]) { mergeContacts(ids: $ids, primaryId: $p, ifMatch: $m) { etag } }",
+            json!({ "ids": ids, "p": primary["id"], "m": ["\"old\"", "\"old\""] }),
+        )
+        .await;
+    assert_eq!(stale["extensions"]["code"], "CONFLICT");
+    let etags: Vec<Value> = contacts.iter().map(|c| c["etag"].clone()).collect();
+    let merged = client
+        .data(
+            "mutation($ids: [ID!]!, $p: ID, $m: [String!]) { mergeContacts(ids: $ids, primaryId: $p, ifMatch: $m) { contact { uid emails { email } phoneNumbers { normalized } } } }",
+            json!({ "ids": ids, "p": primary["id"], "m": etags }),
+        )
+        .await;
+    let contact = &merged["mergeContacts"]["contact"];
+    assert_eq!(contact["uid"], "g-1");
+    assert_eq!(contact["emails"].as_array().unwrap().len(), 1, "{contact}");
+    assert_eq!(contact["phoneNumbers"].as_array().unwrap().len(), 1);
+    let gone = ids.iter().find(|id| **id != primary["id"]).unwrap();
+    let node = client
+        .data(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": gone }),
+        )
+        .await;
+    assert!(node["node"].is_null());
+
+    // The swapped name alone is weak: only below the default threshold.
+    let weak = client.data(query, json!({ "min": 0.0 })).await;
+    let swapped = weak["duplicateContacts"].as_array().unwrap();
+    assert_eq!(swapped.len(), 1, "{weak}");
+    assert!(swapped[0]["score"].as_f64().unwrap() < 0.5);
+    let pair: Vec<Value> = swapped[0]["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    let dismissed = client
+        .data(
+            "mutation($ids: [ID!]!) { dismissDuplicates(ids: $ids) }",
+            json!({ "ids": pair }),
+        )
+        .await;
+    assert_eq!(dismissed["dismissDuplicates"], true);
+    let after = client.data(query, json!({ "min": 0.0 })).await;
+    assert_eq!(after["duplicateContacts"], json!([]));
+
+    // Another user cannot touch these contacts.
+    let other = common::user(&store, "gql-other").await;
+    let token = common::token(&store, &other).await;
+    let intruder = Client::new(&client.url.replace("/graphql", ""), &token).await;
+    let refused = intruder
+        .error(
+            "mutation($ids: [ID!]!) { dismissDuplicates(ids: $ids) }",
+            json!({ "ids": pair }),
+        )
+        .await;
+    assert_eq!(refused["extensions"]["code"], "NOT_FOUND");
+}

@@ -9,6 +9,7 @@
 //! `extensions.code` (see [`errors`]).
 
 pub mod connection;
+pub mod duplicates;
 pub mod errors;
 pub mod guard;
 mod http;
@@ -44,7 +45,16 @@ use mutation::MutationRoot;
 use query::QueryRoot;
 use subscription::SubscriptionRoot;
 
-pub type RolodexSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Queries(QueryRoot, duplicates::DuplicatesQuery);
+
+/// Writing contacts, groups and address books; merging duplicates.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutations(MutationRoot, duplicates::DuplicatesMutation);
+
+pub type RolodexSchema = Schema<Queries, Mutations, SubscriptionRoot>;
 
 /// The limits resolvers read (page size, search size), as schema data.
 pub(crate) struct SchemaLimits(pub Limits);
@@ -56,7 +66,7 @@ pub(crate) struct ExportPermits(pub Arc<Semaphore>);
 /// The schema with its limits. Per-request data (store, principal, loaders) is attached to
 /// each request, so one schema serves every user.
 pub fn build_schema(limits: &Limits) -> RolodexSchema {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    Schema::build(Queries::default(), Mutations::default(), SubscriptionRoot)
         .limit_depth(limits.graphql_max_depth)
         .limit_complexity(limits.graphql_max_complexity)
         .limit_recursive_depth(guard::MAX_RECURSION)

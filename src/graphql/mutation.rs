@@ -15,6 +15,7 @@ use crate::store::{
     DEFAULT_ADDRESS_BOOK, ImportAction, ImportOptions, Principal, Store, StoreError,
 };
 
+#[derive(Default)]
 pub struct MutationRoot;
 
 /// A contact after a write, with its new ETag.
@@ -176,7 +177,7 @@ async fn edit_membership(
 }
 
 /// Writing contacts, groups and address books.
-#[Object(name = "Mutation")]
+#[Object(name = "ContactsMutation")]
 impl MutationRoot {
     /// Creates an address book. `slug` becomes the last segment of its CardDAV URL.
     async fn create_address_book(

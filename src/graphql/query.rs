@@ -81,6 +81,7 @@ fn check_lookup(lookup: &ContactLookupValue, limits: &Limits) -> async_graphql::
         .try_for_each(|value| check_search_text(value, "lookup", limits))
 }
 
+#[derive(Default)]
 pub struct QueryRoot;
 
 /// What `exportContacts` writes.
@@ -195,7 +196,7 @@ async fn with_groups(
         .collect())
 }
 
-#[Object(name = "Query")]
+#[Object(name = "ContactsQuery")]
 impl QueryRoot {
     /// Any object by global ID.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
