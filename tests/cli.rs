@@ -195,3 +195,52 @@ async fn user_add_and_token_create() {
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 }
+
+/// `rolodex dedupe` reports the duplicate sets of a book and, with `--apply`, merges them.
+#[tokio::test]
+async fn dedupe_reports_then_merges() {
+    let url = common::database_url();
+    let store = common::store().await;
+    let user = common::user(&store, "cli-dedupe").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two-sources.vcf");
+    std::fs::write(
+        &file,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:Maria García\r\nEMAIL:MARIA@EXAMPLE.ORG\r\nEND:VCARD\r\n\
+         BEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nFN:Maria Garcia\r\nEMAIL:maria@example.org\r\nTEL:+1 415 555 0101\r\nEND:VCARD\r\n\
+         BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c\r\nFN:Someone Else\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let name = user.user_name.as_str();
+    run(&["import", "--user", name, file.to_str().unwrap()]);
+    let report = run(&["dedupe", "--user", name]);
+    assert!(report.contains("same email"), "{report}");
+    assert!(
+        report.contains("Maria García") && report.contains("Maria Garcia"),
+        "{report}"
+    );
+    assert!(report.contains("1 sets, 2 contacts (dry run"), "{report}");
+    let applied = run(&["dedupe", "--user", name, "--apply"]);
+    assert!(
+        applied.contains("1 sets, 2 contacts merged into 1"),
+        "{applied}"
+    );
+    let again = run(&["dedupe", "--user", name]);
+    assert!(again.contains("0 sets"), "{again}");
+    let export = run(&["export", "--user", name, "--format", "vcf3"]);
+    assert_eq!(export.matches("BEGIN:VCARD").count(), 2, "{export}");
+    assert!(export.contains("+1 415 555 0101"));
+}

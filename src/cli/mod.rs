@@ -3,6 +3,7 @@
 
 mod accounts;
 mod database;
+mod dedupe;
 mod serve;
 mod transfer;
 
@@ -56,6 +57,9 @@ enum Command {
     Import(ImportArgs),
     /// Export an address book as vCard 3.0/4.0, Drop contacts JSON or (Google) CSV.
     Export(ExportArgs),
+    /// Find contacts that look like the same person; with --apply, merge each set into its
+    /// most complete contact (nothing is lost; groups follow; sync clients see the merge).
+    Dedupe(dedupe::DedupeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -192,6 +196,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Import(args) => transfer::import(&database.store, args).await,
         Command::Export(args) => transfer::export(&database.store, args).await,
+        Command::Dedupe(args) => dedupe::dedupe(&database.store, args).await,
     };
     database.close().await;
     outcome

@@ -6,7 +6,7 @@ use crate::store::{
 };
 
 /// The user's principal and one of their address books (the default one unless named).
-async fn user_book(
+pub(super) async fn user_book(
     store: &Store,
     user_name: &str,
     slug: Option<&str>,
