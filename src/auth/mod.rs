@@ -26,17 +26,21 @@ use throttle::{LoginThrottle, ThrottleSettings};
 /// Realm shown by clients in their password prompt.
 pub const REALM: &str = "Rolodex";
 
-/// How long a verified Basic login is remembered. CardDAV clients send Basic credentials on
-/// every request, and argon2 is deliberately slow (tens of ms); remembering a success keyed by a
-/// hash of the credentials keeps a sync fast without weakening storage.
+/// How long a verified account password is remembered. CardDAV clients send Basic credentials
+/// on every request, and argon2 is deliberately slow (tens of ms, and few at once). What is
+/// remembered is only the outcome of one argon2 check, keyed by a hash of the user name, the
+/// password *and the stored hash* (see [`login_key`]): the user row itself is read on every
+/// request, so the entry can never outlive a password change, a disabled or deleted user, in
+/// this or any other server process. The time limit only bounds how long a fast hash of a
+/// password stays in memory.
 const LOGIN_CACHE_TTL: Duration = Duration::from_secs(300);
 const LOGIN_CACHE_MAX: usize = 10_000;
 
 /// Password hashes verified at once. Each argon2 check holds ~19 MiB and a core for tens of
 /// ms; a phone opening 8 connections with the same new password would otherwise run 8 checks
 /// side by side (150 MiB of peak memory), and a flood of bad logins could exhaust the server.
-/// Queued checks look at the login cache again first, so the 7 others of that phone wait for
-/// the first and skip the hash entirely.
+/// Queued checks look at the remembered checks again first, so the 7 others of that phone wait
+/// for the first and skip the hash entirely.
 const CONCURRENT_PASSWORD_CHECKS: usize = 2;
 
 /// Longest a password check waits for an argon2 slot. Under a flood that outlasts the
@@ -137,7 +141,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 #[derive(Clone)]
 pub struct Authenticator {
     store: Store,
-    verified_logins: Arc<Mutex<HashMap<String, (Principal, Instant)>>>,
+    verified_logins: Arc<Mutex<HashMap<String, Instant>>>,
     password_checks: Arc<tokio::sync::Semaphore>,
     throttle: Arc<LoginThrottle>,
 }
@@ -230,10 +234,6 @@ impl Authenticator {
             self.record_failure(Some(user), peer);
             return Err(AuthError::Invalid);
         }
-        let cache_key = secret::hash_secret(&format!("{user}\0{password}"));
-        if let Some(principal) = self.cached(&cache_key) {
-            return Ok(principal);
-        }
         // App passwords first: one indexed lookup, no argon2, never throttled (see
         // `throttle`).
         if let Some(principal) = self
@@ -242,22 +242,47 @@ impl Authenticator {
             .await?
             && principal.user_name == user
         {
-            self.remember(cache_key, &principal);
             return Ok(principal);
+        }
+        self.account_password(user, password, peer)
+            .await
+            .map(|(principal, _)| principal)
+    }
+
+    /// Checks `user`'s account password; the principal and the stored hash it matched. Failures
+    /// count towards the throttle like a failed login (the GraphQL `changePassword` goes
+    /// through here too, so a stolen token cannot guess the password faster than a login).
+    pub async fn account_password(
+        &self,
+        user: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<(Principal, String), AuthError> {
+        if password.len() > MAX_CREDENTIAL_CHARS {
+            self.record_failure(Some(user), peer);
+            return Err(AuthError::Invalid);
+        }
+        // The user row is read on every request, so a disabled or deleted user, or a changed
+        // password, is refused at once in every server process; only the argon2 check of an
+        // unchanged stored hash is remembered (see `LOGIN_CACHE_TTL`).
+        let found = self.store.login_lookup(user).await?;
+        if let Some((principal, stored_hash)) = &found
+            && self.verified(user, password, stored_hash)
+        {
+            return Ok((principal.clone(), stored_hash.clone()));
         }
         if let Some(retry_after) = self.throttle.retry_after(Some(user), peer) {
             return Err(AuthError::Throttled { retry_after });
         }
-        let _permit = tokio::time::timeout(PASSWORD_QUEUE_WAIT, self.password_checks.acquire())
-            .await
-            .map_err(|_| AuthError::Busy)?
-            .map_err(|_| AuthError::Busy)?;
-        if let Some(principal) = self.cached(&cache_key) {
-            return Ok(principal);
+        let _permit = self.password_permit().await?;
+        if let Some((principal, stored_hash)) = &found
+            && self.verified(user, password, stored_hash)
+        {
+            return Ok((principal.clone(), stored_hash.clone()));
         }
-        let Some((principal, stored_hash)) = self.store.login_lookup(user).await? else {
+        let Some((principal, stored_hash)) = found else {
             // Spend the same time as a real check, so timing does not reveal which user names
-            // exist.
+            // exist (or are disabled).
             let _ = tokio::task::spawn_blocking(|| {
                 secret::verify_password("x", dummy_hash());
             })
@@ -265,18 +290,36 @@ impl Authenticator {
             self.record_failure(Some(user), peer);
             return Err(AuthError::Invalid);
         };
-        let password = password.to_owned();
-        let ok =
-            tokio::task::spawn_blocking(move || secret::verify_password(&password, &stored_hash))
-                .await
-                .unwrap_or(false);
+        let (candidate, against) = (password.to_owned(), stored_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || secret::verify_password(&candidate, &against))
+            .await
+            .unwrap_or(false);
         if !ok {
             self.record_failure(Some(user), peer);
             return Err(AuthError::Invalid);
         }
         self.throttle.succeeded(user);
-        self.remember(cache_key, &principal);
-        Ok(principal)
+        self.remember(login_key(user, password, &stored_hash));
+        Ok((principal, stored_hash))
+    }
+
+    /// The argon2 hash of a new password, computed within the same limit on concurrent
+    /// checks as logins (a hash costs what a check costs).
+    pub async fn hash_new_password(&self, password: &str) -> Result<String, AuthError> {
+        let _permit = self.password_permit().await?;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || secret::hash_password(&password))
+            .await
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?
+            .map_err(AuthError::Unavailable)
+    }
+
+    /// One of the few argon2 slots, or Busy after [`PASSWORD_QUEUE_WAIT`].
+    async fn password_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AuthError> {
+        tokio::time::timeout(PASSWORD_QUEUE_WAIT, self.password_checks.acquire())
+            .await
+            .map_err(|_| AuthError::Busy)?
+            .map_err(|_| AuthError::Busy)
     }
 
     fn record_failure(&self, user: Option<&str>, peer: Option<IpAddr>) {
@@ -292,25 +335,34 @@ impl Authenticator {
         }
     }
 
-    fn cached(&self, key: &str) -> Option<Principal> {
-        let cache = self.verified_logins.lock().ok()?;
-        cache
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < LOGIN_CACHE_TTL)
-            .map(|(p, _)| p.clone())
+    /// Whether this password was verified against exactly this stored hash lately.
+    fn verified(&self, user: &str, password: &str, stored_hash: &str) -> bool {
+        let key = login_key(user, password, stored_hash);
+        self.verified_logins
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(&key).map(|at| at.elapsed() < LOGIN_CACHE_TTL))
+            .unwrap_or(false)
     }
 
-    fn remember(&self, key: String, principal: &Principal) {
+    fn remember(&self, key: String) {
         if let Ok(mut cache) = self.verified_logins.lock() {
             if cache.len() >= LOGIN_CACHE_MAX {
-                cache.retain(|_, (_, at)| at.elapsed() < LOGIN_CACHE_TTL);
+                cache.retain(|_, at| at.elapsed() < LOGIN_CACHE_TTL);
                 if cache.len() >= LOGIN_CACHE_MAX {
                     cache.clear();
                 }
             }
-            cache.insert(key, (principal.clone(), Instant::now()));
+            cache.insert(key, Instant::now());
         }
     }
+}
+
+/// The key of a verified login: a hash of the user name, the password and the stored hash it
+/// matched. A changed password has a new stored hash (new salt), so no entry can ever match
+/// it; the plain password is never kept.
+fn login_key(user: &str, password: &str, stored_hash: &str) -> String {
+    secret::hash_secret(&format!("{user}\0{password}\0{stored_hash}"))
 }
 
 /// An argon2id hash (same parameters as real ones) verified against when the user does not

@@ -10,6 +10,51 @@ use sha2::{Digest, Sha256};
 /// Prefix of bearer tokens, so a leaked token is recognisable (e.g. by secret scanners).
 pub const TOKEN_PREFIX: &str = "rdx_";
 
+/// Shortest account password a user may choose for themselves (`changePassword`). An
+/// administrator setting one (`user add`, `user passwd`) is trusted with their choice.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Longest account password that may be set, in bytes: a longer one could never log in (see
+/// `MAX_CREDENTIAL_CHARS`).
+pub const MAX_PASSWORD_BYTES: usize = super::MAX_CREDENTIAL_CHARS;
+
+/// Why a new account password is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRuleError {
+    #[error("the password is empty")]
+    Empty,
+    #[error("a password needs at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    #[error("a password may be at most {MAX_PASSWORD_BYTES} bytes long")]
+    TooLong,
+    /// A line break or other control character: nothing a person types at a login prompt.
+    #[error("a password cannot contain control characters")]
+    ControlCharacter,
+}
+
+/// Checks a password an administrator sets: one a Basic login can carry.
+pub fn check_usable_password(password: &str) -> Result<(), PasswordRuleError> {
+    if password.is_empty() {
+        return Err(PasswordRuleError::Empty);
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordRuleError::TooLong);
+    }
+    if password.chars().any(char::is_control) {
+        return Err(PasswordRuleError::ControlCharacter);
+    }
+    Ok(())
+}
+
+/// Checks a password a user chooses for themselves: usable, and not too short to guess.
+pub fn check_new_password(password: &str) -> Result<(), PasswordRuleError> {
+    check_usable_password(password)?;
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordRuleError::TooShort);
+    }
+    Ok(())
+}
+
 /// argon2id PHC string of a password.
 pub fn hash_password(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];
@@ -72,6 +117,38 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("correct horsf", &hash));
         assert!(!verify_password("correct horse", "not-a-hash"));
+    }
+
+    #[test]
+    fn new_passwords_follow_the_rules() {
+        assert_eq!(
+            check_new_password("short"),
+            Err(PasswordRuleError::TooShort)
+        );
+        assert_eq!(
+            check_new_password("sieben7"),
+            Err(PasswordRuleError::TooShort)
+        );
+        assert_eq!(
+            check_new_password("ünïcödé"),
+            Err(PasswordRuleError::TooShort)
+        );
+        assert_eq!(check_new_password("ünïcödé!"), Ok(()));
+        assert_eq!(
+            check_new_password("line\nbreak"),
+            Err(PasswordRuleError::ControlCharacter)
+        );
+        assert_eq!(
+            check_new_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)),
+            Err(PasswordRuleError::TooLong)
+        );
+        assert_eq!(check_new_password(&generate_password()), Ok(()));
+        assert_eq!(check_usable_password("pw"), Ok(()));
+        assert_eq!(check_usable_password(""), Err(PasswordRuleError::Empty));
+        assert_eq!(
+            check_usable_password("tab\there"),
+            Err(PasswordRuleError::ControlCharacter)
+        );
     }
 
     #[test]

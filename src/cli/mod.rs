@@ -2,6 +2,7 @@
 //! `src/main.rs` only calls [`main`]; each group of commands has a module of its own.
 
 mod accounts;
+mod books;
 mod database;
 mod dedupe;
 mod serve;
@@ -12,7 +13,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseArgs, ServeArgs, Settings};
-use crate::store::CredentialKind;
 use database::Database;
 
 #[derive(Debug, Parser)]
@@ -50,6 +50,11 @@ enum Command {
     AppPassword {
         #[command(subcommand)]
         command: AppPasswordCommand,
+    },
+    /// Manage a user's address books.
+    AddressBook {
+        #[command(subcommand)]
+        command: books::AddressBookCommand,
     },
     /// Import contacts: vCard files (2.1/3.0/4.0) and vdir folders of them, Drop contacts JSON,
     /// Google Contacts CSV, Outlook CSV. Re-importing updates, never duplicates. Exits non-zero
@@ -118,6 +123,21 @@ pub(crate) enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List users, one per line: name, created, "active" or "disabled since TIME"
+    /// (tab-separated).
+    List,
+    /// Disable a user: their password, tokens and app passwords are refused from the next
+    /// request on, by every server process. Their data stays.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
+    /// Delete a user with their credentials, address books and cards. Refused without --yes.
+    Delete {
+        name: String,
+        /// Confirm: everything of the user is deleted, for good.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,7 +148,16 @@ enum TokenCommand {
         /// A label to recognise the token by.
         #[arg(long, default_value = "cli")]
         label: String,
+        /// Refuse the token after this long: a number and a unit, s m h d or w (30d, 12h, 90m).
+        #[arg(long)]
+        expires_in: Option<accounts::ExpiresIn>,
     },
+    /// List a user's tokens, one per line: id, label, created, last used, expires
+    /// (tab-separated; "never" where there is no time).
+    List { name: String },
+    /// Revoke one of a user's tokens (its id from `token list`): it is refused from the next
+    /// request on, by every server process.
+    Revoke { name: String, id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,7 +168,17 @@ enum AppPasswordCommand {
         /// A label, e.g. the device it is for.
         #[arg(long, default_value = "device")]
         label: String,
+        /// Refuse the app password after this long: a number and a unit, s m h d or w (30d,
+        /// 12h, 90m).
+        #[arg(long)]
+        expires_in: Option<accounts::ExpiresIn>,
     },
+    /// List a user's app passwords, one per line: id, label, created, last used, expires
+    /// (tab-separated; "never" where there is no time).
+    List { name: String },
+    /// Revoke one of a user's app passwords (its id from `app-password list`): it is refused
+    /// from the next request on, by every server process.
+    Revoke { name: String, id: i64 },
 }
 
 /// Runs the command line; the process's exit code.
@@ -183,17 +222,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(_) => serve::serve(&settings, &database.store).await,
         Command::Migrate | Command::PrintSchema => Ok(()),
         Command::User { command } => accounts::user(&database.store, command).await,
-        Command::Token {
-            command: TokenCommand::Create { name, label },
-        } => {
-            accounts::create_credential(&database.store, &name, CredentialKind::Token, &label).await
-        }
-        Command::AppPassword {
-            command: AppPasswordCommand::Create { name, label },
-        } => {
-            accounts::create_credential(&database.store, &name, CredentialKind::AppPassword, &label)
-                .await
-        }
+        Command::Token { command } => accounts::token(&database.store, command).await,
+        Command::AppPassword { command } => accounts::app_password(&database.store, command).await,
+        Command::AddressBook { command } => books::address_book(&database.store, command).await,
         Command::Import(args) => transfer::import(&database.store, args).await,
         Command::Export(args) => transfer::export(&database.store, args).await,
         Command::Dedupe(args) => dedupe::dedupe(&database.store, args).await,

@@ -8,6 +8,7 @@ diesel::table! {
         name -> Text,
         password_hash -> Text,
         created_at -> Timestamptz,
+        disabled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -20,6 +21,7 @@ diesel::table! {
         secret_hash -> Text,
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
     }
 }
 

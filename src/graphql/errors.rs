@@ -3,7 +3,9 @@
 //! error carries `extensions.code`:
 //!
 //! - from resolvers: UNAUTHENTICATED, NOT_FOUND, VALIDATION (with `field`; also a search or
-//!   lookup text over its limits), CONFLICT (stale ETag with `currentEtag`, UID or name taken),
+//!   lookup text over its limits, or a wrong `currentPassword`), CONFLICT (stale ETag with
+//!   `currentEtag`, UID or name taken, a password changed meanwhile), TOO_MANY_REQUESTS (with
+//!   `retryAfter` seconds: `changePassword` after too many wrong current passwords),
 //!   INVALID_SYNC_TOKEN, UNAVAILABLE (also: too many exports running), INTERNAL;
 //! - from the document checks (see [`super::guard`]): GRAPHQL_PARSE_FAILED (HTTP 400),
 //!   GRAPHQL_VALIDATION_FAILED, QUERY_TOO_COMPLEX (depth, complexity, fragment expansion,

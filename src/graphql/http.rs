@@ -15,12 +15,12 @@ use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::errors::Rejection;
 use super::guard::PARSE_FAILED;
-use super::{authenticate, request_data};
+use super::{Caller, authenticate, request_data};
 use crate::app::AppState;
 use crate::auth::Peer;
 
@@ -43,6 +43,15 @@ pub(super) async fn execute(
         Ok(principal) => principal,
         Err(response) => return response,
     };
+    let caller = Caller {
+        authenticator: state.authenticator.clone(),
+        // Present: authentication succeeded with it.
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("")),
+        peer,
+    };
     let body = match read_body(request, state.limits.max_body_bytes).await {
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
@@ -64,7 +73,7 @@ pub(super) async fn execute(
         }
     };
     drop(body);
-    graphql_request.data = request_data(&state, principal);
+    graphql_request.data = request_data(&state, principal, caller);
     let response = state.graphql.execute(graphql_request).await;
     let unparsable = response.errors.iter().any(|error| {
         error

@@ -15,6 +15,8 @@ pub enum NodeKind {
     Contact,
     Group,
     AddressBook,
+    /// A token or app password.
+    Credential,
 }
 
 impl NodeKind {
@@ -23,6 +25,7 @@ impl NodeKind {
             NodeKind::Contact => "Contact",
             NodeKind::Group => "Group",
             NodeKind::AddressBook => "AddressBook",
+            NodeKind::Credential => "Credential",
         }
     }
 }
@@ -49,6 +52,7 @@ pub fn decode(id: &ID) -> Option<(NodeKind, i64)> {
         "Contact" => NodeKind::Contact,
         "Group" => NodeKind::Group,
         "AddressBook" => NodeKind::AddressBook,
+        "Credential" => NodeKind::Credential,
         _ => return None,
     };
     Some((kind, number.parse().ok()?))
@@ -83,7 +87,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const KINDS: [NodeKind; 3] = [NodeKind::Contact, NodeKind::Group, NodeKind::AddressBook];
+    const KINDS: [NodeKind; 4] = [
+        NodeKind::Contact,
+        NodeKind::Group,
+        NodeKind::AddressBook,
+        NodeKind::Credential,
+    ];
 
     #[test]
     fn kinds_are_told_apart() {
@@ -106,7 +115,7 @@ mod tests {
         fn decoding_never_panics(
             text in ".{0,80}",
             bytes in proptest::collection::vec(any::<u8>(), 0..64),
-            kind in 0usize..3,
+            kind in 0usize..4,
         ) {
             let from_bytes = ID(URL_SAFE_NO_PAD.encode(&bytes));
             for id in [ID(text), from_bytes] {
@@ -117,7 +126,7 @@ mod tests {
         }
 
         #[test]
-        fn encoded_ids_round_trip(number in any::<i64>(), kind in 0usize..3) {
+        fn encoded_ids_round_trip(number in any::<i64>(), kind in 0usize..4) {
             let id = encode(KINDS[kind], number);
             prop_assert_eq!(decode(&id), Some((KINDS[kind], number)));
             prop_assert_eq!(expect(&id, KINDS[kind], "id").ok(), Some(number));

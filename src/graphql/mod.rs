@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod duplicates;
+pub mod credentials;
 pub mod errors;
 pub mod guard;
 mod http;
@@ -49,7 +50,8 @@ use subscription::SubscriptionRoot;
 #[graphql(name = "Query")]
 pub struct Queries(QueryRoot, duplicates::DuplicatesQuery);
 
-/// Writing contacts, groups and address books; merging duplicates.
+/// Writing contacts, groups and address books, your account's credentials and password, and
+/// merging duplicates.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
 pub struct Mutations(MutationRoot, duplicates::DuplicatesMutation);
@@ -96,8 +98,57 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Prin
         .map_err(|_| errors::unauthenticated())
 }
 
+/// How the principal of a request authenticated, and from where: `changePassword` checks the
+/// current password against the login throttle of that address, and an operation on a
+/// WebSocket, and each event of a subscription, authenticates the same credential again first,
+/// so a revoked token, a changed password or a disabled user ends a long-lived connection's
+/// access as it ends a new request's.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    pub authenticator: Authenticator,
+    /// The `Authorization` value the principal came from.
+    pub authorization: HeaderValue,
+    pub peer: Option<std::net::IpAddr>,
+}
+
+impl Caller {
+    /// Authenticates the credential again: Ok if it still stands for `principal`, the GraphQL
+    /// error to answer otherwise (UNAUTHENTICATED, or UNAVAILABLE when it cannot be checked).
+    pub(crate) async fn recheck(&self, principal: &Principal) -> async_graphql::Result<()> {
+        match self
+            .authenticator
+            .authenticate(&self.authorization, self.peer)
+            .await
+        {
+            Ok(current) if current.user_id == principal.user_id => Ok(()),
+            Ok(_) | Err(AuthError::Missing | AuthError::Invalid) => Err(errors::unauthenticated()),
+            Err(AuthError::Throttled { .. } | AuthError::Busy) => Err(errors::busy(
+                "your credentials cannot be checked right now; try again shortly",
+            )),
+            Err(AuthError::Unavailable(detail)) => Err(errors::store_error(
+                crate::store::StoreError::Unavailable(detail),
+            )),
+        }
+    }
+}
+
+/// Authenticates the credential of a WebSocket connection's data again (see [`Caller`]).
+pub(crate) async fn recheck_session(data: &Data) -> async_graphql::Result<()> {
+    use std::any::TypeId;
+    let caller = data
+        .get(&TypeId::of::<Caller>())
+        .and_then(|value| value.downcast_ref::<Caller>());
+    let principal = data
+        .get(&TypeId::of::<Principal>())
+        .and_then(|value| value.downcast_ref::<Principal>());
+    match (caller, principal) {
+        (Some(caller), Some(principal)) => caller.recheck(principal).await,
+        _ => Err(errors::unauthenticated()),
+    }
+}
+
 /// Everything a request or subscription needs, for one principal.
-fn request_data(state: &AppState, principal: Principal) -> Data {
+fn request_data(state: &AppState, principal: Principal, caller: Caller) -> Data {
     let mut data = Data::default();
     data.insert(DataLoader::new(
         GroupsLoader {
@@ -114,6 +165,7 @@ fn request_data(state: &AppState, principal: Principal) -> Data {
     data.insert(state.store.clone());
     data.insert(state.changes.clone());
     data.insert(principal);
+    data.insert(caller);
     data
 }
 
@@ -176,8 +228,8 @@ async fn subscribe(
         .into_response();
     };
     let from_header = match headers.get(header::AUTHORIZATION) {
-        Some(_) => match authenticate(&state.authenticator, &headers, peer).await {
-            Ok(principal) => Some(principal),
+        Some(value) => match authenticate(&state.authenticator, &headers, peer).await {
+            Ok(principal) => Some((principal, value.clone())),
             Err(response) => return response,
         },
         None => None,
@@ -194,21 +246,27 @@ async fn subscribe(
             protocol,
             connection_limits,
             move |payload| async move {
-                let principal = match from_header {
-                    Some(p) => p,
+                let (principal, authorization) = match from_header {
+                    Some(found) => found,
                     None => principal_from_init(&state.authenticator, &payload, peer).await?,
                 };
-                Ok(request_data(&state, principal))
+                let caller = Caller {
+                    authenticator: state.authenticator.clone(),
+                    authorization,
+                    peer,
+                };
+                Ok(request_data(&state, principal, caller))
             },
         )
     })
 }
 
+/// The principal of a `connection_init` payload, and the `Authorization` value it came from.
 async fn principal_from_init(
     authenticator: &Authenticator,
     payload: &serde_json::Value,
     peer: Option<std::net::IpAddr>,
-) -> async_graphql::Result<Principal> {
+) -> async_graphql::Result<(Principal, HeaderValue)> {
     let credential = ["Authorization", "authorization"]
         .iter()
         .find_map(|k| {
@@ -226,8 +284,9 @@ async fn principal_from_init(
         })
         .ok_or_else(errors::unauthenticated)?;
     let value = HeaderValue::from_str(&credential).map_err(|_| errors::unauthenticated())?;
-    authenticator
+    let principal = authenticator
         .authenticate(&value, peer)
         .await
-        .map_err(|_| errors::unauthenticated())
+        .map_err(|_| errors::unauthenticated())?;
+    Ok((principal, value))
 }

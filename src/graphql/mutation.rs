@@ -1,9 +1,12 @@
 //! The mutation root: address books, contacts (create / partial update / full replace /
 //! delete, each with an optional `ifMatch` ETag), groups and membership, and import.
-//! Resolvers translate arguments and call one store method; the store does the rest.
+//! Resolvers translate arguments and call one store method; the store does the rest. The
+//! mutations of the signed-in account (credentials, password) are in [`super::credentials`]
+//! and merged into the same `Mutation` type.
 
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, MergedObject, Object, SimpleObject};
 
+use super::credentials::AccountMutations;
 use super::errors::{StoreResultExt, store_error, validation};
 use super::ids::{self, NodeKind};
 use super::inputs::{ContactInput, ContactPatchInput};
@@ -15,8 +18,14 @@ use crate::store::{
     DEFAULT_ADDRESS_BOOK, ImportAction, ImportOptions, Principal, Store, StoreError,
 };
 
+/// Writing contacts, groups and address books, and your account's credentials and password.
+#[derive(MergedObject, Default)]
+#[graphql(name = "AccountAndContentMutation")]
+pub struct MutationRoot(ContentMutations, AccountMutations);
+
+/// Contacts, groups, address books and import.
 #[derive(Default)]
-pub struct MutationRoot;
+pub struct ContentMutations;
 
 /// A contact after a write, with its new ETag.
 #[derive(SimpleObject)]
@@ -176,9 +185,8 @@ async fn edit_membership(
     Ok(group_payload(record.gql()?))
 }
 
-/// Writing contacts, groups and address books.
-#[Object(name = "ContactsMutation")]
-impl MutationRoot {
+#[Object]
+impl ContentMutations {
     /// Creates an address book. `slug` becomes the last segment of its CardDAV URL.
     async fn create_address_book(
         &self,

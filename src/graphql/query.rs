@@ -220,6 +220,10 @@ impl QueryRoot {
                 .get_address_book(principal, number)
                 .await
                 .map(|b| Node::AddressBook(AddressBookObject(b))),
+            NodeKind::Credential => store
+                .get_credential(principal, number)
+                .await
+                .map(|c| Node::Credential(super::credentials::Credential(c))),
         };
         match found {
             Ok(node) => Ok(Some(node)),

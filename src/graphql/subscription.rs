@@ -1,5 +1,8 @@
 //! The subscription root: `contactChanged` streams committed changes of one address book,
 //! whichever server process (or front end) made them, from the store's LISTEN/NOTIFY hub.
+//! Before each event the subscriber's credential is authenticated again ([`Caller::recheck`]):
+//! once it is revoked or expired, its password changed or its user disabled or deleted, the
+//! next event is an UNAUTHENTICATED error instead, and the subscription ends.
 
 use async_graphql::{Context, Enum, ID, SimpleObject, Subscription};
 use futures_util::Stream;
@@ -8,10 +11,20 @@ use tokio::sync::broadcast::error::RecvError;
 use super::errors::StoreResultExt;
 use super::ids::{self, NodeKind};
 use super::types::Contact;
-use super::{principal, store};
+use super::{Caller, principal, store};
 use crate::store::{ChangeHub, ChangeOp};
 
 pub struct SubscriptionRoot;
+
+/// What a `contactChanged` stream holds between events.
+struct Subscriber {
+    receiver: tokio::sync::broadcast::Receiver<crate::store::ChangeEvent>,
+    store: crate::store::Store,
+    principal: crate::store::Principal,
+    caller: Caller,
+    /// An error was the last item: the stream ends.
+    ended: bool,
+}
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 /// Kind of change.
@@ -48,16 +61,34 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         address_book_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = ContactChangeEvent>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ContactChangeEvent>>> {
         let book = ids::expect(&address_book_id, NodeKind::AddressBook, "addressBookId")?;
         let store = store(ctx)?.clone();
         let principal = principal(ctx)?.clone();
         // Ownership is checked once, up front: another user's book is NOT_FOUND.
         store.get_address_book(&principal, book).await.gql()?;
         let receiver = ctx.data::<ChangeHub>()?.subscribe();
+        let caller = ctx.data::<Caller>()?.clone();
+        let state = Subscriber {
+            receiver,
+            store,
+            principal,
+            caller,
+            ended: false,
+        };
         Ok(futures_util::stream::unfold(
-            (receiver, store, principal),
-            move |(mut receiver, store, principal)| async move {
+            state,
+            move |mut state| async move {
+                if state.ended {
+                    return None;
+                }
+                let Subscriber {
+                    receiver,
+                    store,
+                    principal,
+                    caller,
+                    ..
+                } = &mut state;
                 loop {
                     let event = match receiver.recv().await {
                         Ok(event) => event,
@@ -70,17 +101,21 @@ impl SubscriptionRoot {
                                 contact: None,
                                 missed_events: true,
                             };
-                            return Some((lagged, (receiver, store, principal)));
+                            return Some((Ok(lagged), state));
                         }
                         Err(RecvError::Closed) => return None,
                     };
                     if event.address_book_id != book {
                         continue;
                     }
+                    if let Err(refused) = caller.recheck(principal).await {
+                        state.ended = true;
+                        return Some((Err(refused), state));
+                    }
                     let contact = match event.op {
                         ChangeOp::Delete => None,
                         ChangeOp::Put => store
-                            .get_contacts(&principal, &[event.contact_id])
+                            .get_contacts(principal, &[event.contact_id])
                             .await
                             .ok()
                             .and_then(|mut found| found.pop())
@@ -97,7 +132,7 @@ impl SubscriptionRoot {
                         contact,
                         missed_events: false,
                     };
-                    return Some((item, (receiver, store, principal)));
+                    return Some((Ok(item), state));
                 }
             },
         ))

@@ -1,6 +1,7 @@
-//! Output types: Contact, Group, AddressBook, Viewer and their value objects. Resolvers read the
-//! record the store already loaded (projection columns and child rows), so a page of contacts
-//! costs no extra queries; only `groups` goes through a per-request DataLoader, batched.
+//! Output types: Contact, Group, AddressBook, Viewer and their value objects (Credential is in
+//! [`super::credentials`]). Resolvers read the record the store already loaded (projection
+//! columns and child rows), so a page of contacts costs no extra queries; only `groups` goes
+//! through a per-request DataLoader, batched.
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Json, Object, SimpleObject};
@@ -24,6 +25,7 @@ pub enum Node {
     Contact(Contact),
     Group(Group),
     AddressBook(AddressBookObject),
+    Credential(super::credentials::Credential),
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -532,6 +534,14 @@ impl Viewer {
             .into_iter()
             .map(AddressBookObject)
             .collect())
+    }
+
+    /// Your tokens and app passwords, oldest first (never their secrets).
+    async fn credentials(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::credentials::Credential>> {
+        super::credentials::of_viewer(ctx).await
     }
 }
 

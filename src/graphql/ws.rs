@@ -7,7 +7,10 @@
 //!   ("Connection initialisation timeout", graphql-transport-ws) or simply closed (legacy);
 //! - a cap on subscriptions open at once: an extra `subscribe` is answered with an `error`
 //!   message for its id (code TOO_MANY_SUBSCRIPTIONS) and the connection stays open;
-//! - a close with 1009 when a message is over the size limit (axum refuses it while reading).
+//! - a close with 1009 when a message is over the size limit (axum refuses it while reading);
+//! - before each operation, the credential of `connection_init` is authenticated again
+//!   ([`super::Caller::recheck`]): a connection opened with a since revoked token, changed
+//!   password or disabled user gets UNAUTHENTICATED for anything it starts.
 //!
 //! Open operations are counted by [`CountingExecutor`]: async-graphql starts each accepted
 //! `subscribe` through the executor and drops its stream when it completes, is stopped by the
@@ -21,10 +24,10 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use async_graphql::http::{ClientMessage, WebSocket, WebSocketProtocols, WsMessage};
-use async_graphql::{Data, Executor, Request, Response};
+use async_graphql::{Data, Executor, Pos, Request, Response};
 use axum::extract::ws::{self, CloseFrame, Message};
 use futures_util::stream::{BoxStream, SplitStream};
-use futures_util::{SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, SinkExt, Stream, StreamExt};
 use tokio::sync::Notify;
 
 use super::RolodexSchema;
@@ -249,12 +252,24 @@ impl Executor for CountingExecutor {
     ) -> BoxStream<'static, Response> {
         self.open.fetch_add(1, Ordering::AcqRel);
         let operation = OpenOperation(self.open.clone());
-        Executor::execute_stream(&self.schema, request, session_data)
-            .map(move |response| {
-                // Moved in so the count drops exactly when async-graphql drops the stream.
-                let _ = &operation;
-                response
-            })
-            .boxed()
+        let schema = self.schema.clone();
+        async move {
+            if let Some(data) = &session_data
+                && let Err(refused) = super::recheck_session(data).await
+            {
+                let response =
+                    Response::from_errors(vec![refused.into_server_error(Pos::default())]);
+                return futures_util::stream::once(std::future::ready(response)).boxed();
+            }
+            Executor::execute_stream(&schema, request, session_data)
+        }
+        .into_stream()
+        .flatten()
+        .map(move |response| {
+            // Moved in so the count drops exactly when async-graphql drops the stream.
+            let _ = &operation;
+            response
+        })
+        .boxed()
     }
 }

@@ -6,11 +6,13 @@
 //! revision and the change-log row change together in one transaction, or not at all.
 
 mod accounts;
+mod books;
 mod cards;
 mod changes;
 mod children;
 mod commit;
 mod duplicates;
+mod credentials;
 mod events;
 mod export;
 mod groups;
@@ -33,10 +35,13 @@ use crate::domain::contact::{CardKind, ContactFields, ValidationError};
 use crate::domain::vcard::VCardError;
 
 pub use crate::domain::principal::Principal;
-pub use accounts::{CredentialInfo, CredentialKind, NewCredential, UserInfo};
+pub use accounts::{UserInfo, UserUsage};
 pub use cards::{CardBody, CardMeta, TextCandidates};
 pub use changes::{ChangeOp, ChangeSet, ChangedContact, Pruned};
 pub use duplicates::{DuplicateGroup, DuplicateQuery, MAX_SET_SIZE};
+pub use credentials::{
+    CredentialInfo, CredentialKind, LAST_USED_GRANULARITY, MAX_LABEL_CHARS, NewCredential,
+};
 pub use events::{ChangeEvent, ChangeHub};
 pub use export::ExportFormat;
 pub use groups::GroupSummary;
