@@ -9,8 +9,8 @@
 //! `extensions.code` (see [`errors`]).
 
 pub mod connection;
-pub mod duplicates;
 pub mod credentials;
+pub mod duplicates;
 pub mod errors;
 pub mod guard;
 mod http;

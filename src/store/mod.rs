@@ -11,8 +11,8 @@ mod cards;
 mod changes;
 mod children;
 mod commit;
-mod duplicates;
 mod credentials;
+mod duplicates;
 mod events;
 mod export;
 mod groups;
@@ -38,10 +38,10 @@ pub use crate::domain::principal::Principal;
 pub use accounts::{UserInfo, UserUsage};
 pub use cards::{CardBody, CardMeta, TextCandidates};
 pub use changes::{ChangeOp, ChangeSet, ChangedContact, Pruned};
-pub use duplicates::{DuplicateGroup, DuplicateQuery, MAX_SET_SIZE};
 pub use credentials::{
     CredentialInfo, CredentialKind, LAST_USED_GRANULARITY, MAX_LABEL_CHARS, NewCredential,
 };
+pub use duplicates::{DuplicateGroup, DuplicateQuery, MAX_SET_SIZE};
 pub use events::{ChangeEvent, ChangeHub};
 pub use export::ExportFormat;
 pub use groups::GroupSummary;
