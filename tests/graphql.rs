@@ -394,6 +394,93 @@ async fn drop_messenger_fields_round_trip() {
 }
 
 #[tokio::test]
+async fn birthdays_websites_related_people_and_labels_round_trip() {
+    let (_store, _user, client) = setup().await;
+    const FIELDS: &str = "id birthday anniversary websites { type url label } \
+        relatedPeople { type name label } emails { email label } phoneNumbers { number label } \
+        addresses { city label }";
+    let created = client
+        .data(
+            &format!("mutation($input: ContactInput!) {{ createContact(input: $input) {{ contact {{ {FIELDS} vcard(version: V3) }} }} }}"),
+            json!({ "input": {
+                "displayName": "Ann Smith",
+                "birthday": "--04-12",
+                "anniversary": "2004-06-12",
+                "websites": [{ "type": "WORK", "url": "https://work.example" },
+                             { "url": "https://blog.example", "label": "Blog" }],
+                "relatedPeople": [{ "type": "SPOUSE", "name": "Bob" },
+                                  { "type": "ASSISTANT", "name": "Dee" },
+                                  { "name": "Carol", "label": "Godmother" }],
+                "emails": [{ "email": "ann@uni.example", "label": "University" }],
+                "phoneNumbers": [{ "number": "+1 415 555 0100", "type": "OTHER", "label": "Boat" }],
+                "addresses": [{ "city": "Cambridge", "type": "OTHER", "label": "Lab" }]
+            }}),
+        )
+        .await;
+    let ann = &created["createContact"]["contact"];
+    let vcard = ann["vcard"].as_str().unwrap();
+    assert!(
+        vcard.contains("BDAY;X-APPLE-OMIT-YEAR=1604:1604-04-12"),
+        "{vcard}"
+    );
+    assert!(vcard.contains("X-ABLabel:_$!<Anniversary>!$_"), "{vcard}");
+    assert!(vcard.contains("X-ABLabel:University"), "{vcard}");
+    // Re-read from the database, not from the mutation's echo.
+    let got = client
+        .data(
+            &format!("query($id: ID!) {{ contact(id: $id) {{ {FIELDS} }} }}"),
+            json!({ "id": ann["id"] }),
+        )
+        .await;
+    let got = &got["contact"];
+    assert_eq!(got, ann_without_vcard(ann).as_ref().unwrap());
+    assert_eq!(got["birthday"], "--04-12");
+    assert_eq!(got["anniversary"], "2004-06-12");
+    assert_eq!(
+        got["relatedPeople"],
+        json!([{ "type": "SPOUSE", "name": "Bob", "label": null },
+               { "type": "ASSISTANT", "name": "Dee", "label": null },
+               { "type": "OTHER", "name": "Carol", "label": "Godmother" }])
+    );
+    assert_eq!(
+        got["websites"][1],
+        json!({ "type": "OTHER", "url": "https://blog.example", "label": "Blog" })
+    );
+    assert_eq!(got["emails"][0]["label"], "University");
+    assert_eq!(got["phoneNumbers"][0]["label"], "Boat");
+    assert_eq!(got["addresses"][0]["label"], "Lab");
+
+    // A patch changes one detail and leaves the others; null clears.
+    let patched = client
+        .data(
+            &format!("mutation($id: ID!, $patch: ContactPatchInput!) {{ updateContact(id: $id, input: $patch) {{ contact {{ {FIELDS} }} }} }}"),
+            json!({ "id": ann["id"], "patch": { "birthday": "1990-04-12", "anniversary": null } }),
+        )
+        .await;
+    let patched = &patched["updateContact"]["contact"];
+    assert_eq!(patched["birthday"], "1990-04-12");
+    assert_eq!(patched["anniversary"], Value::Null);
+    assert_eq!(patched["relatedPeople"], got["relatedPeople"]);
+
+    // A date that is no date is refused with the field named, and nothing is written.
+    let (status, body) = client
+        .post(
+            "mutation($id: ID!) { updateContact(id: $id, input: { birthday: \"1990-02-30\" }) { contact { id } } }",
+            json!({ "id": ann["id"] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("no such day"), "{body}");
+}
+
+fn ann_without_vcard(contact: &Value) -> Option<Value> {
+    let mut contact = contact.as_object()?.clone();
+    contact.remove("vcard");
+    Some(Value::Object(contact))
+}
+
+#[tokio::test]
 async fn search_by_any_part_ignoring_format_case_and_accents() {
     let (_store, _user, client) = setup().await;
     let input: Value = serde_json::from_str(PICARD).unwrap();
@@ -749,10 +836,12 @@ async fn a_page_costs_a_fixed_number_of_queries() {
                     first_name: Some(Some(format!("First{i:03}"))),
                     last_name: Some(Some("Tester".into())),
                     emails: Some(vec![rolodex::domain::contact::Email {
+                        label: None,
                         kind: Default::default(),
                         address: format!("t{i}@example.com"),
                     }]),
                     phones: Some(vec![rolodex::domain::contact::Phone {
+                        label: None,
                         kind: Default::default(),
                         number: format!("212555{i:04}"),
                         normalized: None,

@@ -169,3 +169,63 @@ async fn cards_folded_before_the_final_sigma_fix_are_refolded_at_migrate() {
         .expect("the needle narrows");
     assert_eq!(candidates.len(), 1);
 }
+
+/// Cards written before migration 000012 get their birthday, anniversary, websites, related
+/// people and labels read from the stored card when the server migrates.
+#[tokio::test(flavor = "multi_thread")]
+async fn cards_stored_before_details_get_them_at_migrate() {
+    use rolodex::store::Precondition;
+    let store = common::store().await;
+    let alice = common::user(&store, "details").await;
+    let book = common::default_book(&store, &alice).await;
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:old-details\r\nFN:Ann Smith\r\n\
+                item1.EMAIL:ann@uni.example\r\nitem1.X-ABLabel:University\r\n\
+                BDAY:1990-04-12\r\nitem2.X-ABRELATEDNAMES:Bob\r\n\
+                item2.X-ABLabel:_$!<Spouse>!$_\r\nURL:https://ann.example\r\nEND:VCARD\r\n";
+    store
+        .put_vcard(&alice, book, "old.vcf", card, Precondition::None)
+        .await
+        .unwrap();
+    let read = || {
+        let (store, alice) = (store.clone(), alice.clone());
+        async move {
+            store
+                .get_contact_by_href(&alice, book, "old.vcf")
+                .await
+                .unwrap()
+                .fields
+        }
+    };
+    let fresh = read().await;
+    assert_eq!(fresh.emails[0].label.as_deref(), Some("University"));
+    assert_eq!(fresh.details.related_people[0].name, "Bob");
+    // As an older server left the row: no details column value, no labels.
+    let mut conn = AsyncPgConnection::establish(&common::database_url())
+        .await
+        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE contacts SET details = NULL WHERE address_book_id = {book} AND uid = 'old-details'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE contact_emails SET label = NULL WHERE contact_id IN \
+         (SELECT id FROM contacts WHERE address_book_id = {book} AND uid = 'old-details')"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let old = read().await;
+    assert_eq!(old.emails[0].label, None);
+    assert_eq!(old.details, Default::default());
+
+    store.migrate().await.unwrap();
+    let migrated = read().await;
+    assert_eq!(migrated.emails, fresh.emails);
+    assert_eq!(migrated.details, fresh.details);
+    assert_eq!(
+        migrated.details.birthday.map(|d| d.to_string()).as_deref(),
+        Some("1990-04-12")
+    );
+}

@@ -16,10 +16,12 @@ fn picard() -> ContactPatch {
         department: Some(Some("Starfleet".into())),
         job_title: Some(Some("Ship's Captain".into())),
         emails: Some(vec![Email {
+            label: None,
             kind: EmailKind::Primary,
             address: "jean-luc.picard@example.com".into(),
         }]),
         phones: Some(vec![Phone {
+            label: None,
             kind: PhoneKind::Business,
             number: "(999) 999-9999".into(),
             normalized: None,
@@ -653,6 +655,7 @@ async fn failed_writes_leave_nothing_behind() {
     // An invalid model value.
     let invalid = ContactPatch {
         emails: Some(vec![Email {
+            label: None,
             kind: EmailKind::Primary,
             address: "   ".into(),
         }]),

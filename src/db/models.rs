@@ -84,6 +84,9 @@ pub struct ContactRow {
     pub note: Option<String>,
     pub search_text: String,
     pub sort_name: String,
+    /// `domain::details::ContactDetails` as JSON; NULL until `store::reindex` projects a card
+    /// written before migration 000012.
+    pub details: Option<serde_json::Value>,
 }
 
 /// What a write sets on a contact row. Used both to insert and (as a changeset, where `None`
@@ -126,6 +129,7 @@ pub struct ContactWrite {
     pub search_text: String,
     pub sort_name: String,
     pub match_text: Option<String>,
+    pub details: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -136,6 +140,7 @@ pub struct EmailRow {
     pub kind: String,
     pub address: String,
     pub address_folded: String,
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -147,6 +152,7 @@ pub struct PhoneRow {
     pub number: String,
     pub normalized: Option<String>,
     pub digits: String,
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -160,6 +166,7 @@ pub struct AddressRow {
     pub state: Option<String>,
     pub zip: Option<String>,
     pub country: Option<String>,
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

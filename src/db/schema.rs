@@ -80,6 +80,7 @@ diesel::table! {
         search_text -> Text,
         sort_name -> Text,
         match_text -> Nullable<Text>,
+        details -> Nullable<Jsonb>,
     }
 }
 
@@ -90,6 +91,7 @@ diesel::table! {
         kind -> Text,
         address -> Text,
         address_folded -> Text,
+        label -> Nullable<Text>,
     }
 }
 
@@ -101,6 +103,7 @@ diesel::table! {
         number -> Text,
         normalized -> Nullable<Text>,
         digits -> Text,
+        label -> Nullable<Text>,
     }
 }
 
@@ -114,6 +117,7 @@ diesel::table! {
         state -> Nullable<Text>,
         zip -> Nullable<Text>,
         country -> Nullable<Text>,
+        label -> Nullable<Text>,
     }
 }
 

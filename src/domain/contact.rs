@@ -9,6 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use super::details::{
+    ContactDetails, PartialDate, RelatedPerson, RelationKind, Website, WebsiteKind,
+};
+use super::details::{check_list, check_related, check_text, check_websites};
+
 /// Whether a card is a person/organization or a contact group (groups are cards too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum CardKind {
@@ -68,6 +73,10 @@ pub enum AddressKind {
 pub struct Email {
     pub kind: EmailKind,
     pub address: String,
+    /// A free label ("Work", "Old school address"; Apple's `X-ABLabel`, Google's "E-mail 1 -
+    /// Label").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -77,6 +86,9 @@ pub struct Phone {
     pub number: String,
     /// E.164 form when the number can be parsed (read-only; derived, never stored in the card).
     pub normalized: Option<String>,
+    /// A free label, as for [`Email::label`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -87,6 +99,9 @@ pub struct Address {
     pub state: Option<String>,
     pub zip: Option<String>,
     pub country: Option<String>,
+    /// A free label, as for [`Email::label`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// Everything the typed columns hold about one card. Extracted from a parsed vCard; never the
@@ -129,6 +144,9 @@ pub struct ContactFields {
     pub note: Option<String>,
     /// For group cards: member references as written in the card (usually `urn:uuid:<uid>`).
     pub members: Vec<String>,
+    /// Birthday, anniversary, websites, related people.
+    #[serde(default)]
+    pub details: ContactDetails,
 }
 
 /// A partial update. `None` leaves a field untouched; `Some(None)` / `Some(vec![])` clears it.
@@ -164,6 +182,10 @@ pub struct ContactPatch {
     pub categories: Option<Vec<String>>,
     pub note: Option<Option<String>>,
     pub members: Option<Vec<String>>,
+    pub birthday: Option<Option<PartialDate>>,
+    pub anniversary: Option<Option<PartialDate>>,
+    pub websites: Option<Vec<Website>>,
+    pub related_people: Option<Vec<RelatedPerson>>,
 }
 
 impl ContactPatch {
@@ -199,6 +221,10 @@ impl ContactPatch {
             categories: Some(fields.categories.clone()),
             note: Some(fields.note.clone()),
             members: Some(fields.members.clone()),
+            birthday: Some(fields.details.birthday),
+            anniversary: Some(fields.details.anniversary),
+            websites: Some(fields.details.websites.clone()),
+            related_people: Some(fields.details.related_people.clone()),
         }
     }
 }
@@ -225,32 +251,13 @@ impl ContactPatch {
             field: &'static str,
             value: &Option<Option<String>>,
         ) -> Result<(), ValidationError> {
-            if let Some(Some(v)) = value {
-                if v.len() > MAX_TEXT_LEN {
-                    return Err(ValidationError {
-                        field,
-                        message: format!("longer than {MAX_TEXT_LEN} bytes"),
-                    });
-                }
-                if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-                    return Err(ValidationError {
-                        field,
-                        message: "contains control characters".into(),
-                    });
-                }
+            match value {
+                Some(Some(v)) => check_text(field, v),
+                _ => Ok(()),
             }
-            Ok(())
         }
         fn list<T>(field: &'static str, value: &Option<Vec<T>>) -> Result<(), ValidationError> {
-            if let Some(v) = value
-                && v.len() > MAX_LIST_ITEMS
-            {
-                return Err(ValidationError {
-                    field,
-                    message: format!("more than {MAX_LIST_ITEMS} entries"),
-                });
-            }
-            Ok(())
+            value.as_deref().map_or(Ok(()), |v| check_list(field, v))
         }
         for (field, value) in [
             ("displayName", &self.display_name),
@@ -280,6 +287,18 @@ impl ContactPatch {
         list("dropUrls", &self.drop_urls)?;
         list("categories", &self.categories)?;
         list("members", &self.members)?;
+        if let Some(websites) = &self.websites {
+            check_websites(websites)?;
+        }
+        if let Some(people) = &self.related_people {
+            check_related(people)?;
+        }
+        let labels = (self.emails.iter().flatten().map(|e| &e.label))
+            .chain(self.phones.iter().flatten().map(|p| &p.label))
+            .chain(self.addresses.iter().flatten().map(|a| &a.label));
+        for label in labels.flatten() {
+            check_text("label", label)?;
+        }
         if let Some(emails) = &self.emails {
             for email in emails {
                 let address = email.address.trim();

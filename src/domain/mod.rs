@@ -3,6 +3,7 @@
 
 pub mod contact;
 pub mod dedupe;
+pub mod details;
 pub mod etag;
 pub mod formats;
 #[cfg(test)]

@@ -8,9 +8,12 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 
+use super::details::{self, RelatedPersonInput, WebsiteInput};
 use super::errors::validation;
 use super::types::{AddressType, EmailType, PhoneType};
-use crate::domain::contact::{Address, ContactFields, ContactPatch, Email, Phone};
+use crate::domain::contact::{
+    Address, ContactDetails, ContactFields, ContactPatch, Email, PartialDate, Phone,
+};
 use crate::store::{ContactLookup, ContactOrder, ContactOrderField};
 
 #[derive(InputObject)]
@@ -21,6 +24,8 @@ pub struct EmailInput {
     pub kind: EmailType,
     /// The address.
     pub email: String,
+    /// A free label ("Work", "University").
+    pub label: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -31,6 +36,8 @@ pub struct PhoneInput {
     pub kind: PhoneType,
     /// The number in any format; US numbers need no country code, others use E.164.
     pub number: String,
+    /// A free label ("Boat").
+    pub label: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -49,6 +56,8 @@ pub struct AddressInput {
     pub zip: Option<String>,
     /// Country.
     pub country: Option<String>,
+    /// A free label ("Summer house").
+    pub label: Option<String>,
 }
 
 fn emails(list: Vec<EmailInput>) -> Vec<Email> {
@@ -56,6 +65,7 @@ fn emails(list: Vec<EmailInput>) -> Vec<Email> {
         .map(|e| Email {
             kind: e.kind.into(),
             address: e.email.trim().to_owned(),
+            label: text(e.label),
         })
         .collect()
 }
@@ -66,6 +76,7 @@ fn phones(list: Vec<PhoneInput>) -> Vec<Phone> {
             kind: p.kind.into(),
             number: p.number.trim().to_owned(),
             normalized: None,
+            label: text(p.label),
         })
         .collect()
 }
@@ -79,6 +90,7 @@ fn addresses(list: Vec<AddressInput>) -> Vec<Address> {
             state: a.state,
             zip: a.zip,
             country: a.country,
+            label: text(a.label),
         })
         .collect()
 }
@@ -164,6 +176,14 @@ pub struct ContactInput {
     pub categories: Option<Vec<String>>,
     /// Note.
     pub note: Option<String>,
+    /// Birthday (`1990-04-12`, or `--04-12` without the year).
+    pub birthday: Option<PartialDate>,
+    /// Anniversary.
+    pub anniversary: Option<PartialDate>,
+    /// Websites.
+    pub websites: Option<Vec<WebsiteInput>>,
+    /// Related people (spouse, child, assistant, ...).
+    pub related_people: Option<Vec<RelatedPersonInput>>,
 }
 
 impl ContactInput {
@@ -195,6 +215,12 @@ impl ContactInput {
             module_data: module_data(self.module_data)?,
             categories: self.categories.unwrap_or_default(),
             note: text(self.note),
+            details: ContactDetails {
+                birthday: self.birthday,
+                anniversary: self.anniversary,
+                websites: details::websites(self.websites.unwrap_or_default()),
+                related_people: details::related_people(self.related_people.unwrap_or_default()),
+            },
             ..ContactFields::default()
         })
     }
@@ -264,6 +290,22 @@ pub struct ContactPatchInput {
     pub categories: MaybeUndefined<Vec<String>>,
     /// Note.
     pub note: MaybeUndefined<String>,
+    /// Birthday.
+    pub birthday: MaybeUndefined<PartialDate>,
+    /// Anniversary.
+    pub anniversary: MaybeUndefined<PartialDate>,
+    /// Replaces all websites.
+    pub websites: MaybeUndefined<Vec<WebsiteInput>>,
+    /// Replaces all related people.
+    pub related_people: MaybeUndefined<Vec<RelatedPersonInput>>,
+}
+
+fn maybe_value<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
 }
 
 fn maybe_list<T, U>(
@@ -304,17 +346,17 @@ impl ContactPatchInput {
             username: maybe(self.username),
             avatar_url: maybe(self.avatar_url),
             conversation_id: maybe(self.conversation_id),
-            last_active_at: match self.last_active_at {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(t) => Some(Some(t)),
-            },
+            last_active_at: maybe_value(self.last_active_at),
             public_key: maybe(self.public_key),
             owner_identity: maybe(self.owner_identity),
             drop_urls: maybe_list(self.drop_urls, |v| v),
             module_data,
             categories: maybe_list(self.categories, |v| v),
             note: maybe(self.note),
+            birthday: maybe_value(self.birthday),
+            anniversary: maybe_value(self.anniversary),
+            websites: maybe_list(self.websites, details::websites),
+            related_people: maybe_list(self.related_people, details::related_people),
             ..ContactPatch::default()
         })
     }

@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod credentials;
+pub mod details;
 pub mod duplicates;
 pub mod errors;
 pub mod guard;

@@ -7,12 +7,13 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::details::{RelatedPersonObject, WebsiteObject};
 use super::errors::StoreResultExt;
 use super::ids::{self, NodeKind};
 use super::loaders::{GroupsLoader, RequestBooks};
 use super::{principal, store};
-use crate::domain::contact::CardKind;
 use crate::domain::contact::{AddressKind, EmailKind, PhoneKind};
+use crate::domain::contact::{CardKind, PartialDate};
 use crate::domain::vcard::{self, RenderVersion};
 use crate::store::{
     AddressBook, ContactFilter, ContactOrder, ContactRecord, GroupSummary, StoreError,
@@ -94,6 +95,8 @@ pub struct EmailAddress {
     pub kind: EmailType,
     /// The address.
     pub email: String,
+    /// A free label ("Work"; Apple's custom labels, Google's "E-mail 1 - Label").
+    pub label: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -106,6 +109,8 @@ pub struct PhoneNumber {
     pub number: String,
     /// E.164 form, when the number can be understood (read-only).
     pub normalized: Option<String>,
+    /// A free label.
+    pub label: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -124,6 +129,8 @@ pub struct PostalAddress {
     pub zip: Option<String>,
     /// Country.
     pub country: Option<String>,
+    /// A free label.
+    pub label: Option<String>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -293,6 +300,7 @@ impl Contact {
             .map(|e| EmailAddress {
                 kind: e.kind.into(),
                 email: e.address.clone(),
+                label: e.label.clone(),
             })
             .collect()
     }
@@ -315,6 +323,7 @@ impl Contact {
                 kind: p.kind.into(),
                 number: p.number.clone(),
                 normalized: p.normalized.clone(),
+                label: p.label.clone(),
             })
             .collect()
     }
@@ -335,6 +344,7 @@ impl Contact {
                 state: a.state.clone(),
                 zip: a.zip.clone(),
                 country: a.country.clone(),
+                label: a.label.clone(),
             })
             .collect()
     }
@@ -383,6 +393,29 @@ impl Contact {
     /// Free-form note.
     async fn note(&self) -> Option<&str> {
         self.record.fields.note.as_deref()
+    }
+    /// Birthday; the year may be unknown (`--04-12`).
+    async fn birthday(&self) -> Option<PartialDate> {
+        self.record.fields.details.birthday
+    }
+    /// Anniversary; the year may be unknown.
+    async fn anniversary(&self) -> Option<PartialDate> {
+        self.record.fields.details.anniversary
+    }
+    /// Websites.
+    async fn websites(&self) -> Vec<WebsiteObject> {
+        self.record
+            .fields
+            .details
+            .websites
+            .iter()
+            .map(Into::into)
+            .collect()
+    }
+    /// Related people (spouse, child, assistant, ...), by name.
+    async fn related_people(&self) -> Vec<RelatedPersonObject> {
+        let people = &self.record.fields.details.related_people;
+        people.iter().map(Into::into).collect()
     }
     /// Groups the contact is filed under.
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GroupRef>> {

@@ -21,19 +21,21 @@ DELETE FROM group_members WHERE group_id = ANY($1)";
 
 const INSERT_SQL: &str = "\
 WITH emails AS (
-    INSERT INTO contact_emails (contact_id, position, kind, address, address_folded)
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[])
+    INSERT INTO contact_emails (contact_id, position, kind, address, address_folded, label)
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[],
+                         $6::text[])
 ), phones AS (
-    INSERT INTO contact_phones (contact_id, position, kind, number, normalized, digits)
-    SELECT * FROM unnest($6::bigint[], $7::int[], $8::text[], $9::text[], $10::text[],
-                         $11::text[])
+    INSERT INTO contact_phones (contact_id, position, kind, number, normalized, digits, label)
+    SELECT * FROM unnest($7::bigint[], $8::int[], $9::text[], $10::text[], $11::text[],
+                         $12::text[], $13::text[])
 ), addresses AS (
-    INSERT INTO contact_addresses (contact_id, position, kind, street, city, state, zip, country)
-    SELECT * FROM unnest($12::bigint[], $13::int[], $14::text[], $15::text[], $16::text[],
-                         $17::text[], $18::text[], $19::text[])
+    INSERT INTO contact_addresses
+        (contact_id, position, kind, street, city, state, zip, country, label)
+    SELECT * FROM unnest($14::bigint[], $15::int[], $16::text[], $17::text[], $18::text[],
+                         $19::text[], $20::text[], $21::text[], $22::text[])
 )
 INSERT INTO group_members (group_id, position, member_ref, member_uid)
-SELECT * FROM unnest($20::bigint[], $21::int[], $22::text[], $23::text[])";
+SELECT * FROM unnest($23::bigint[], $24::int[], $25::text[], $26::text[])";
 
 /// Removes every child row of these contacts.
 pub(super) async fn delete(conn: &mut AsyncPgConnection, ids: &[i64]) -> StoreResult<()> {
@@ -71,12 +73,14 @@ pub(super) async fn insert(conn: &mut AsyncPgConnection, rows: &ChildRows) -> St
         .bind::<Texts, _>(column(emails, |e| e.kind.as_str()))
         .bind::<Texts, _>(column(emails, |e| e.address.as_str()))
         .bind::<Texts, _>(column(emails, |e| e.address_folded.as_str()))
+        .bind::<OptionalTexts, _>(column(emails, |e| e.label.as_deref()))
         .bind::<Array<BigInt>, _>(column(phones, |p| p.contact_id))
         .bind::<Array<Integer>, _>(column(phones, |p| p.position))
         .bind::<Texts, _>(column(phones, |p| p.kind.as_str()))
         .bind::<Texts, _>(column(phones, |p| p.number.as_str()))
         .bind::<OptionalTexts, _>(column(phones, |p| p.normalized.as_deref()))
         .bind::<Texts, _>(column(phones, |p| p.digits.as_str()))
+        .bind::<OptionalTexts, _>(column(phones, |p| p.label.as_deref()))
         .bind::<Array<BigInt>, _>(column(addresses, |a| a.contact_id))
         .bind::<Array<Integer>, _>(column(addresses, |a| a.position))
         .bind::<Texts, _>(column(addresses, |a| a.kind.as_str()))
@@ -85,6 +89,7 @@ pub(super) async fn insert(conn: &mut AsyncPgConnection, rows: &ChildRows) -> St
         .bind::<OptionalTexts, _>(column(addresses, |a| a.state.as_deref()))
         .bind::<OptionalTexts, _>(column(addresses, |a| a.zip.as_deref()))
         .bind::<OptionalTexts, _>(column(addresses, |a| a.country.as_deref()))
+        .bind::<OptionalTexts, _>(column(addresses, |a| a.label.as_deref()))
         .bind::<Array<BigInt>, _>(column(members, |m| m.group_id))
         .bind::<Array<Integer>, _>(column(members, |m| m.position))
         .bind::<Texts, _>(column(members, |m| m.member_ref.as_str()))

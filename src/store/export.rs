@@ -207,7 +207,6 @@ fn csv(records: &[ContactRecord]) -> String {
         .iter()
         .filter(|r| r.kind == CardKind::Individual)
         .map(|record| {
-            let properties = properties(record);
             let mut labels: Vec<String> = Vec::new();
             let groups = groups_of.get(record.uid.as_str()).into_iter().flatten();
             for label in record.fields.categories.iter().chain(groups) {
@@ -218,12 +217,6 @@ fn csv(records: &[ContactRecord]) -> String {
             CsvContact {
                 uid: &record.uid,
                 fields: &record.fields,
-                birthday: first_value(&properties, "BDAY"),
-                websites: properties
-                    .iter()
-                    .filter(|p| p.name == "URL" && !p.value.trim().is_empty())
-                    .map(|p| p.value.trim().to_owned())
-                    .collect(),
                 labels,
             }
         })

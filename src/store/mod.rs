@@ -256,6 +256,13 @@ impl Store {
                 "indexed stored cards for addressbook-query"
             );
         }
+        let projected = self.backfill_details().await?;
+        if projected > 0 {
+            tracing::info!(
+                cards = projected,
+                "read birthdays, websites, related people and labels of stored cards"
+            );
+        }
         Ok(applied)
     }
 

@@ -5,7 +5,8 @@ use chrono::Utc;
 
 use crate::db::models::{AddressRow, ContactRow, ContactWrite, EmailRow, GroupMemberRow, PhoneRow};
 use crate::domain::contact::{
-    Address, AddressKind, CardKind, ContactFields, Email, EmailKind, Phone, PhoneKind,
+    Address, AddressKind, CardKind, ContactDetails, ContactFields, Email, EmailKind, Phone,
+    PhoneKind,
 };
 use crate::domain::{phone, text};
 
@@ -123,6 +124,7 @@ pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> Co
         search_text,
         match_text: Some(card.match_text.to_owned()),
         sort_name,
+        details: Some(details_json(&fields.details)),
     }
 }
 
@@ -148,6 +150,7 @@ pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
                 kind: email_kind_str(e.kind).to_owned(),
                 address: e.address.clone(),
                 address_folded: folded_address(&e.address),
+                label: e.label.clone(),
             })
             .collect(),
         phones: fields
@@ -164,6 +167,7 @@ pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
                     .clone()
                     .or_else(|| phone::normalize_e164(&p.number, phone::DEFAULT_REGION)),
                 digits: phone::digits(&p.number),
+                label: p.label.clone(),
             })
             .collect(),
         addresses: fields
@@ -179,6 +183,7 @@ pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
                 state: a.state.clone(),
                 zip: a.zip.clone(),
                 country: a.country.clone(),
+                label: a.label.clone(),
             })
             .collect(),
         members: fields
@@ -277,6 +282,7 @@ pub(super) fn fields_from_rows(
             .map(|e| Email {
                 kind: email_kind(&e.kind),
                 address: e.address.clone(),
+                label: e.label.clone(),
             })
             .collect(),
         phones: phones
@@ -285,6 +291,7 @@ pub(super) fn fields_from_rows(
                 kind: phone_kind(&p.kind),
                 number: p.number.clone(),
                 normalized: p.normalized.clone(),
+                label: p.label.clone(),
             })
             .collect(),
         addresses: addresses
@@ -296,6 +303,7 @@ pub(super) fn fields_from_rows(
                 state: a.state.clone(),
                 zip: a.zip.clone(),
                 country: a.country.clone(),
+                label: a.label.clone(),
             })
             .collect(),
         username: row.username.clone(),
@@ -313,5 +321,16 @@ pub(super) fn fields_from_rows(
         categories: row.categories.clone(),
         note: row.note.clone(),
         members: members.iter().map(|m| m.member_ref.clone()).collect(),
+        details: row
+            .details
+            .as_ref()
+            .and_then(|json| serde_json::from_value(json.clone()).ok())
+            .unwrap_or_default(),
     }
+}
+
+/// The `contacts.details` column of a contact.
+pub(super) fn details_json(details: &ContactDetails) -> serde_json::Value {
+    // A struct of strings, numbers and lists always serializes.
+    serde_json::to_value(details).unwrap_or_default()
 }

@@ -8,13 +8,16 @@
 //! NULL on the rows whose folded forms may differ. Every folded column of such a row is then
 //! recomputed here with the code writes use: `match_text` from the card, `search_text` and
 //! `sort_name` from the typed name columns, `contact_emails.address_folded` from the address.
+//!
+//! Migration 000012 added `contacts.details` and the `label` of emails, phones and addresses,
+//! which only the vCard adapter can read; `details IS NULL` marks the cards still to project.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer, Text};
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::projection::{folded_address, folded_names};
-use super::{Store, StoreResult};
+use super::projection::{details_json, folded_address, folded_names};
+use super::{Store, StoreError, StoreResult};
 use crate::db::schema::{contact_emails, contacts};
 use crate::domain::contact::ContactFields;
 use crate::domain::vcard;
@@ -186,5 +189,118 @@ impl Store {
             .await?;
             done += count;
         }
+    }
+
+    /// Projects the details and labels of every card whose `details` is NULL (written before
+    /// migration 000012). Each batch is one transaction holding its cards' rows, so a write of
+    /// one of them waits and then replaces what this computed with its own values. Returns how
+    /// many cards were projected.
+    pub async fn backfill_details(&self) -> StoreResult<usize> {
+        let mut conn = self.conn().await?;
+        let mut done = 0;
+        loop {
+            let count = conn
+                .transaction::<_, StoreError, _>(async |conn| {
+                    let rows: Vec<(i64, String)> = contacts::table
+                        .filter(contacts::details.is_null())
+                        .select((contacts::id, contacts::vcard))
+                        .order(contacts::id)
+                        .limit(BATCH)
+                        .for_update()
+                        .skip_locked()
+                        .load(conn)
+                        .await?;
+                    let mut ids = Vec::with_capacity(rows.len());
+                    let mut details = Vec::with_capacity(rows.len());
+                    let mut labels = Labels::default();
+                    for (id, text) in &rows {
+                        // A stored card that no longer parses has no details to show.
+                        let fields = vcard::parse_one(text)
+                            .map(|card| card.extract())
+                            .unwrap_or_default();
+                        ids.push(*id);
+                        details.push(details_json(&fields.details));
+                        labels.add(*id, &fields);
+                    }
+                    labels.store(conn).await?;
+                    diesel::sql_query(
+                        "UPDATE contacts SET details = m.details \
+                         FROM unnest($1::bigint[], $2::jsonb[]) AS m(id, details) \
+                         WHERE contacts.id = m.id",
+                    )
+                    .bind::<Array<BigInt>, _>(ids)
+                    .bind::<Array<Jsonb>, _>(details)
+                    .execute(conn)
+                    .await?;
+                    Ok(rows.len())
+                })
+                .await?;
+            if count == 0 {
+                return Ok(done);
+            }
+            done += count;
+        }
+    }
+}
+
+/// Labels of child rows (contact, position, label), per table.
+#[derive(Default)]
+struct Labels {
+    emails: LabelColumns,
+    phones: LabelColumns,
+    addresses: LabelColumns,
+}
+
+#[derive(Default)]
+struct LabelColumns {
+    ids: Vec<i64>,
+    positions: Vec<i32>,
+    labels: Vec<Option<String>>,
+}
+
+impl LabelColumns {
+    fn add<'a>(&mut self, id: i64, labels: impl Iterator<Item = &'a Option<String>>) {
+        for (position, label) in labels.enumerate() {
+            if label.is_some() {
+                self.ids.push(id);
+                self.positions
+                    .push(i32::try_from(position).unwrap_or(i32::MAX));
+                self.labels.push(label.clone());
+            }
+        }
+    }
+}
+
+impl Labels {
+    /// Child rows are written in the order `extract` lists them, so a position names the same
+    /// email, phone or address here.
+    fn add(&mut self, id: i64, fields: &ContactFields) {
+        self.emails.add(id, fields.emails.iter().map(|e| &e.label));
+        self.phones.add(id, fields.phones.iter().map(|p| &p.label));
+        self.addresses
+            .add(id, fields.addresses.iter().map(|a| &a.label));
+    }
+
+    async fn store(self, conn: &mut diesel_async::AsyncPgConnection) -> StoreResult<()> {
+        for (table, columns) in [
+            ("contact_emails", self.emails),
+            ("contact_phones", self.phones),
+            ("contact_addresses", self.addresses),
+        ] {
+            if columns.ids.is_empty() {
+                continue;
+            }
+            diesel::sql_query(format!(
+                "UPDATE {table} SET label = m.label \
+                 FROM unnest($1::bigint[], $2::int[], $3::text[]) AS m(contact_id, position, label) \
+                 WHERE {table}.contact_id = m.contact_id AND {table}.position = m.position"
+            ))
+            .bind::<Array<BigInt>, _>(columns.ids)
+            .bind::<Array<Integer>, _>(columns.positions)
+            .bind::<Array<Nullable<Text>>, _>(columns.labels)
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
     }
 }

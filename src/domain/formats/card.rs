@@ -3,12 +3,14 @@
 //! else a client stored there — photos, labels, unknown properties — survives) or to a new
 //! vCard 4.0. Lists that a format carries only in part (Drop has one email, one phone) never
 //! shrink a card: values already present leave the list alone, new ones are added in front.
-//! Properties outside the model (REV, CREATED, BDAY, URL, the Drop id) travel as [`Extra`]s.
+//! Properties outside the model (REV, CREATED, the Drop id) travel as [`Extra`]s.
 
 use chrono::{DateTime, Utc};
 
 use super::PatchRecord;
-use crate::domain::contact::{Address, ContactFields, ContactPatch, Email, EmailKind, Phone};
+use crate::domain::contact::{
+    Address, ContactFields, ContactPatch, Email, EmailKind, Phone, RelatedPerson, Website,
+};
 use crate::domain::phone;
 use crate::domain::vcard::{self, Card, CardVersion, RenderVersion, VCardError};
 
@@ -135,6 +137,14 @@ fn merge_lists(patch: &mut ContactPatch, existing: &ContactFields) {
         patch.categories = union(categories, &existing.categories, |c: &String| {
             c.to_lowercase()
         });
+    }
+    if let Some(websites) = patch.websites.take() {
+        let key = |w: &Website| w.url.trim().to_lowercase();
+        patch.websites = union(websites, &existing.details.websites, key);
+    }
+    if let Some(people) = patch.related_people.take() {
+        let key = |p: &RelatedPerson| p.name.trim().to_lowercase();
+        patch.related_people = union(people, &existing.details.related_people, key);
     }
 }
 
@@ -384,6 +394,7 @@ mod tests {
         let text = stored.render(RenderVersion::V3);
         let same = ContactPatch {
             emails: Some(vec![Email {
+                label: None,
                 kind: EmailKind::Primary,
                 address: "B@x.org".into(),
             }]),
@@ -394,6 +405,7 @@ mod tests {
 
         let new = ContactPatch {
             emails: Some(vec![Email {
+                label: None,
                 kind: EmailKind::Primary,
                 address: "c@x.org".into(),
             }]),

@@ -2,20 +2,24 @@
 //! Label,E-mail 1 - Value,...`, as many numbered groups as the contacts need) plus a trailing
 //! `UID` column, because that is what Google Contacts and most other tools import, and the UID
 //! makes re-importing the file update the same cards. Groups travel as labels.
+//!
+//! Google's format has one label per email, phone, address or website: a free label (Apple's
+//! custom ones, Google's own) is written there, else the word for the value's kind; reading it
+//! back, a label that names a kind sets the kind ("Work Fax"), any other is kept as the label.
+//! Related people are `Relation N - Label/Value`; the anniversary is the event labelled
+//! "Anniversary".
 
 use super::csv::write_record;
-use super::rows::{self, UID_COLUMN};
-use crate::domain::contact::{Address, AddressKind, ContactFields, EmailKind, PhoneKind};
+use super::rows::UID_COLUMN;
+use crate::domain::contact::{
+    Address, AddressKind, ContactFields, EmailKind, PhoneKind, WebsiteKind,
+};
 
 /// One contact to export as a Google CSV row.
 #[derive(Debug, Clone)]
 pub struct CsvContact<'a> {
     pub uid: &'a str,
     pub fields: &'a ContactFields,
-    /// BDAY of the card, as written there.
-    pub birthday: Option<String>,
-    /// URL properties of the card.
-    pub websites: Vec<String>,
     /// CATEGORIES plus the names of the groups the contact is a member of.
     pub labels: Vec<String>,
 }
@@ -92,12 +96,8 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
     let emails = count(|f| f.emails.len());
     let phones = count(|f| f.phones.len());
     let addresses = count(|f| f.addresses.len());
-    let websites = contacts
-        .iter()
-        .map(|c| c.websites.len())
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let websites = count(|f| f.details.websites.len());
+    let relations = count(|f| f.details.related_people.len());
 
     let mut header: Vec<String> = NAME_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
     for n in 1..=emails {
@@ -117,6 +117,12 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
         header.push(format!("Website {n} - Label"));
         header.push(format!("Website {n} - Value"));
     }
+    for n in 1..=relations {
+        header.push(format!("Relation {n} - Label"));
+        header.push(format!("Relation {n} - Value"));
+    }
+    header.push("Event 1 - Label".to_owned());
+    header.push("Event 1 - Value".to_owned());
     header.push(UID_COLUMN.to_owned());
 
     let mut out = String::new();
@@ -138,10 +144,9 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
             text(&f.company),
             text(&f.job_title),
             text(&f.department),
-            contact
+            f.details
                 .birthday
-                .as_deref()
-                .map(|b| rows::vcard_date(b).unwrap_or_else(|| b.to_owned()))
+                .map(|b| b.to_string())
                 .unwrap_or_default(),
             text(&f.note),
             text(&f.avatar_url),
@@ -150,8 +155,13 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
         for n in 0..emails {
             match f.emails.get(n) {
                 Some(email) => {
+                    let label = email.label.as_deref().unwrap_or("Other");
                     let primary = email.kind == EmailKind::Primary;
-                    row.push(if primary { "* Other" } else { "Other" }.to_owned());
+                    row.push(if primary {
+                        format!("* {label}")
+                    } else {
+                        label.to_owned()
+                    });
                     row.push(email.address.clone());
                 }
                 None => row.extend([String::new(), String::new()]),
@@ -160,7 +170,8 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
         for n in 0..phones {
             match f.phones.get(n) {
                 Some(phone) => {
-                    row.push(phone_label(phone.kind).to_owned());
+                    let label = phone.label.as_deref().unwrap_or(phone_label(phone.kind));
+                    row.push(label.to_owned());
                     row.push(phone.number.clone());
                 }
                 None => row.extend([String::new(), String::new()]),
@@ -169,11 +180,11 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
         for n in 0..addresses {
             match f.addresses.get(n) {
                 Some(a) => {
-                    let label = match a.kind {
+                    let label = a.label.as_deref().unwrap_or(match a.kind {
                         AddressKind::Home => "Home",
                         AddressKind::Business => "Work",
                         AddressKind::Other => "Other",
-                    };
+                    });
                     row.extend([
                         label.to_owned(),
                         formatted(a),
@@ -190,10 +201,30 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
             }
         }
         for n in 0..websites {
-            match contact.websites.get(n) {
-                Some(url) => row.extend(["Other".to_owned(), url.clone()]),
+            match f.details.websites.get(n) {
+                Some(site) => {
+                    let label = site.label.as_deref().unwrap_or(match site.kind {
+                        WebsiteKind::Home => "Home",
+                        WebsiteKind::Work => "Work",
+                        WebsiteKind::Other => "Other",
+                    });
+                    row.extend([label.to_owned(), site.url.clone()]);
+                }
                 None => row.extend([String::new(), String::new()]),
             }
+        }
+        for n in 0..relations {
+            match f.details.related_people.get(n) {
+                Some(person) => {
+                    let label = person.label.as_deref().unwrap_or(person.kind.word());
+                    row.extend([label.to_owned(), person.name.clone()]);
+                }
+                None => row.extend([String::new(), String::new()]),
+            }
+        }
+        match f.details.anniversary {
+            Some(date) => row.extend(["Anniversary".to_owned(), date.to_string()]),
+            None => row.extend([String::new(), String::new()]),
         }
         row.push(contact.uid.to_owned());
         write_record(&mut out, &row);
@@ -204,8 +235,10 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::contact::{Email, Phone};
-    use crate::domain::formats::{PatchRecord, Record, google};
+    use crate::domain::contact::{
+        ContactDetails, Email, PartialDate, Phone, RelatedPerson, RelationKind, Website,
+    };
+    use crate::domain::formats::{PatchRecord, Record, google, rows};
 
     fn patches(text: &str) -> Vec<PatchRecord> {
         google::read(text)
@@ -230,11 +263,24 @@ mod tests {
         fields.emails.push(Email {
             kind: EmailKind::Primary,
             address: "ada@example.org".into(),
+            label: Some("Analytical".into()),
+        });
+        fields.emails.push(Email {
+            kind: EmailKind::Alternate,
+            address: "ada@old.example".into(),
+            label: None,
         });
         fields.phones.push(Phone {
             kind: PhoneKind::Fax,
             number: "+1 555 0100".into(),
             normalized: None,
+            label: None,
+        });
+        fields.phones.push(Phone {
+            kind: PhoneKind::Other,
+            number: "+1 555 0199".into(),
+            normalized: None,
+            label: Some("Boat".into()),
         });
         fields.addresses.push(Address {
             kind: AddressKind::Business,
@@ -242,11 +288,44 @@ mod tests {
             city: Some("Springfield".into()),
             ..Address::default()
         });
+        // Google's CSV has one label per value: a free label stands in for the kind word.
+        fields.addresses.push(Address {
+            kind: AddressKind::Other,
+            city: Some("Cambridge".into()),
+            label: Some("Lab".into()),
+            ..Address::default()
+        });
+        fields.details = ContactDetails {
+            birthday: PartialDate::new(Some(1815), 12, 10).ok(),
+            anniversary: PartialDate::new(None, 7, 8).ok(),
+            websites: vec![
+                Website {
+                    kind: WebsiteKind::Work,
+                    url: "https://ada.example".into(),
+                    label: None,
+                },
+                Website {
+                    kind: WebsiteKind::Other,
+                    url: "https://notes.example".into(),
+                    label: Some("Notes".into()),
+                },
+            ],
+            related_people: vec![
+                RelatedPerson {
+                    kind: RelationKind::Spouse,
+                    name: "William King".into(),
+                    label: None,
+                },
+                RelatedPerson {
+                    kind: RelationKind::Other,
+                    name: "Mary Somerville".into(),
+                    label: Some("Tutor".into()),
+                },
+            ],
+        };
         let text = write(&[CsvContact {
             uid: "u-1",
             fields: &fields,
-            birthday: Some("18151210".into()),
-            websites: vec!["https://ada.example".into()],
             labels: vec!["Friends".into(), "Work".into()],
         }]);
         assert!(google::is_google_header(&rows::Header::new(
@@ -264,7 +343,13 @@ mod tests {
             p.patch.categories,
             Some(vec!["Friends".into(), "Work".into()])
         );
-        assert_eq!(p.extras[0].values, vec!["1815-12-10"]);
-        assert_eq!(p.extras[1].values, vec!["https://ada.example"]);
+        assert_eq!(p.patch.birthday, Some(fields.details.birthday));
+        assert_eq!(p.patch.anniversary, Some(fields.details.anniversary));
+        assert_eq!(p.patch.websites, Some(fields.details.websites.clone()));
+        assert_eq!(
+            p.patch.related_people,
+            Some(fields.details.related_people.clone())
+        );
+        assert!(p.extras.is_empty(), "{:?}", p.extras);
     }
 }

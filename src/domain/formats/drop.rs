@@ -181,12 +181,14 @@ fn contact(value: &Value, repairs: &mut Vec<String>) -> Result<Record, String> {
         display_name: alias.map(Some),
         emails: email.map(|address| {
             vec![Email {
+                label: None,
                 kind: EmailKind::Primary,
                 address,
             }]
         }),
         phones: phone.map(|number| {
             vec![Phone {
+                label: None,
                 kind: PhoneKind::Mobile,
                 number,
                 normalized: None,
@@ -399,6 +401,7 @@ mod tests {
             ..ContactFields::default()
         };
         fields.emails.push(Email {
+            label: None,
             kind: EmailKind::Primary,
             address: "alice@example.org".into(),
         });

@@ -269,6 +269,7 @@ fn contact_fields() -> impl Strategy<Value = ContactFields> {
                     .into_iter()
                     .enumerate()
                     .map(|(i, (address, _))| Email {
+                        label: None,
                         kind: if i == 0 {
                             EmailKind::Primary
                         } else {
@@ -280,6 +281,7 @@ fn contact_fields() -> impl Strategy<Value = ContactFields> {
                 fields.phones = phones
                     .into_iter()
                     .map(|(number, kind)| Phone {
+                        label: None,
                         kind: match kind {
                             0 => PhoneKind::Home,
                             1 => PhoneKind::Business,
@@ -459,8 +461,6 @@ proptest! {
             .map(|(fields, uid)| csv_out::CsvContact {
                 uid,
                 fields,
-                birthday: None,
-                websites: Vec::new(),
                 labels: Vec::new(),
             })
             .collect();

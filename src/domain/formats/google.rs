@@ -6,11 +6,11 @@
 //!
 //! Rolodex's own CSV export (`csv_out`) writes the current column set, so it reads back here.
 
-use super::card::{Extra, ExtraKind};
 use super::rows::{self, Row};
 use super::{Entry, PatchRecord};
 use crate::domain::contact::{
-    Address, AddressKind, ContactPatch, Email, EmailKind, Phone, PhoneKind,
+    Address, AddressKind, ContactPatch, Email, EmailKind, PartialDate, Phone, PhoneKind,
+    RelatedPerson, RelationKind, Website, WebsiteKind,
 };
 
 /// Whether a header is one of Google's.
@@ -41,6 +41,8 @@ fn numbered(row: &Row<'_>, prefix: &str) -> Vec<usize> {
         .collect()
 }
 
+/// The label of a numbered group as written (the primary marker `* ` removed) and whether it
+/// marks the primary value.
 fn label(row: &Row<'_>, prefix: &str, n: usize) -> (String, bool) {
     let raw = row
         .any(&[
@@ -49,10 +51,23 @@ fn label(row: &Row<'_>, prefix: &str, n: usize) -> (String, bool) {
         ])
         .unwrap_or_default();
     match raw.strip_prefix('*') {
-        Some(rest) => (rest.trim().to_lowercase(), true),
-        None => (raw.to_lowercase(), false),
+        Some(rest) => (rest.trim().to_owned(), true),
+        None => (raw.trim().to_owned(), false),
     }
 }
+
+/// A label the model's kind does not already say: kept as the value's free label.
+fn free_label(label: &str, standard: &[&str]) -> Option<String> {
+    (!label.is_empty() && !standard.iter().any(|s| s.eq_ignore_ascii_case(label)))
+        .then(|| label.to_owned())
+}
+
+/// Labels Google (and Rolodex's export) write for the phone kinds.
+const PHONE_LABELS: [&str; 11] = [
+    "home", "work", "business", "mobile", "cell", "work fax", "home fax", "fax", "pager", "other",
+    "main",
+];
+const PLACE_LABELS: [&str; 4] = ["home", "work", "business", "other"];
 
 fn phone_kind(label: &str) -> PhoneKind {
     if label.contains("fax") {
@@ -70,11 +85,50 @@ fn phone_kind(label: &str) -> PhoneKind {
     }
 }
 
+/// A date cell (see [`rows::vcard_date`]); an unreadable one is reported and skipped.
+pub(super) fn read_date(text: &str, what: &str, repairs: &mut Vec<String>) -> Option<PartialDate> {
+    let date = rows::vcard_date(text).and_then(|d| PartialDate::parse(&d).ok());
+    if date.is_none() {
+        repairs.push(format!("ignored unreadable {what} {text:?}"));
+    }
+    date
+}
+
+/// A website from its Google label: Home/Work are kinds, anything else a label ("Blog").
+fn website(url: &str, label: &str) -> Website {
+    let kind = match label.to_lowercase().as_str() {
+        "home" | "home page" => WebsiteKind::Home,
+        "work" => WebsiteKind::Work,
+        _ => WebsiteKind::Other,
+    };
+    Website {
+        kind,
+        url: url.to_owned(),
+        label: free_label(label, &["home", "home page", "work", "other"]),
+    }
+}
+
+/// A related person from Google's relation label ("Spouse", "Assistant", or free text).
+pub(super) fn related_person(name: &str, label: &str) -> RelatedPerson {
+    match RelationKind::from_word(label) {
+        Some(kind) => RelatedPerson {
+            kind,
+            name: name.to_owned(),
+            label: None,
+        },
+        None => RelatedPerson {
+            kind: RelationKind::Other,
+            name: name.to_owned(),
+            label: free_label(label, &[]),
+        },
+    }
+}
+
 fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> {
     let mut emails = Vec::new();
     let mut any_primary = false;
     for n in numbered(row, "E-mail") {
-        let (_, primary) = label(row, "E-mail", n);
+        let (email_label, primary) = label(row, "E-mail", n);
         let Some(value) = row.get(&format!("E-mail {n} - Value")) else {
             continue;
         };
@@ -88,6 +142,7 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
                     EmailKind::Alternate
                 },
                 address: address.to_owned(),
+                label: free_label(&email_label, &["other"]),
             });
         }
     }
@@ -102,9 +157,10 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
         };
         for number in rows::split_multi(value) {
             phones.push(Phone {
-                kind: phone_kind(&label),
+                kind: phone_kind(&label.to_lowercase()),
                 number: number.to_owned(),
                 normalized: None,
+                label: free_label(&label, &PHONE_LABELS),
             });
         }
     }
@@ -138,11 +194,12 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
             }
         }
         addresses.push(Address {
-            kind: match label.as_str() {
+            kind: match label.to_lowercase().as_str() {
                 "home" => AddressKind::Home,
                 "work" | "business" => AddressKind::Business,
                 _ => AddressKind::Other,
             },
+            label: free_label(&label, &PLACE_LABELS),
             street: (!street_lines.is_empty()).then(|| street_lines.join("\n")),
             city,
             state,
@@ -160,26 +217,40 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
         })
         .unwrap_or_default();
 
-    let mut extras = Vec::new();
-    if let Some(birthday) = row.get("Birthday") {
-        match rows::vcard_date(birthday) {
-            Some(date) => extras.push(Extra::single("BDAY", date, ExtraKind::Date)),
-            None => repairs.push(format!("ignored unreadable birthday {birthday:?}")),
-        }
-    }
-    let websites: Vec<String> = numbered(row, "Website")
+    let birthday = row
+        .get("Birthday")
+        .and_then(|text| read_date(text, "birthday", repairs));
+    let websites: Vec<Website> = numbered(row, "Website")
         .into_iter()
-        .filter_map(|n| row.get(&format!("Website {n} - Value")))
-        .flat_map(rows::split_multi)
-        .map(str::to_owned)
+        .flat_map(|n| {
+            let (label, _) = label(row, "Website", n);
+            let values = row.get(&format!("Website {n} - Value")).unwrap_or_default();
+            rows::split_multi(values)
+                .map(move |url| website(url, &label))
+                .collect::<Vec<_>>()
+        })
         .collect();
-    if !websites.is_empty() {
-        extras.push(Extra {
-            name: "URL",
-            values: websites,
-            kind: ExtraKind::Uri,
-        });
-    }
+    let related: Vec<RelatedPerson> = numbered(row, "Relation")
+        .into_iter()
+        .flat_map(|n| {
+            let (label, _) = label(row, "Relation", n);
+            let values = row
+                .get(&format!("Relation {n} - Value"))
+                .unwrap_or_default();
+            rows::split_multi(values)
+                .map(move |name| related_person(name, &label))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // Events: the one labelled "Anniversary" is the anniversary; others have no home yet.
+    let anniversary = numbered(row, "Event").into_iter().find_map(|n| {
+        let (label, _) = label(row, "Event", n);
+        let value = row.get(&format!("Event {n} - Value"))?;
+        label
+            .eq_ignore_ascii_case("anniversary")
+            .then(|| read_date(value, "anniversary", repairs))
+            .flatten()
+    });
     let photo = row
         .get("Photo")
         .filter(|p| p.starts_with("http://") || p.starts_with("https://"))
@@ -207,13 +278,17 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
         phones: (!phones.is_empty()).then_some(phones),
         addresses: (!addresses.is_empty()).then_some(addresses),
         categories: (!categories.is_empty()).then_some(categories),
+        birthday: birthday.map(Some),
+        anniversary: anniversary.map(Some),
+        websites: (!websites.is_empty()).then_some(websites),
+        related_people: (!related.is_empty()).then_some(related),
         ..ContactPatch::default()
     };
     patch.validate().map_err(|e| e.to_string())?;
     Ok(PatchRecord {
         uid: row.uid(),
         patch,
-        extras,
+        extras: Vec::new(),
         name_expected: row.has_column("Name"),
     })
 }
@@ -252,7 +327,14 @@ mod tests {
         let address = &p.addresses.as_ref().unwrap()[0];
         assert_eq!(address.kind, AddressKind::Home);
         assert_eq!(address.city.as_deref(), Some("London"));
-        assert_eq!(rows[0].extras[0].values[0], "1815-12-10");
+        assert_eq!(p.birthday, Some(PartialDate::new(Some(1815), 12, 10).ok()));
+        assert_eq!(
+            emails[0].label.as_deref(),
+            Some("Home"),
+            "email labels are kept"
+        );
+        assert_eq!(emails[2].label.as_deref(), Some("Work"));
+        assert_eq!(address.label, None, "Home is the kind, not a label");
         assert!(rows[0].name_expected);
     }
 }

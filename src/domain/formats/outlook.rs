@@ -4,11 +4,12 @@
 //! address has its own fixed columns; categories are separated by `;`; a birthday of `0/0/00`
 //! means none.
 
-use super::card::{Extra, ExtraKind};
+use super::google;
 use super::rows::{self, Row};
 use super::{Entry, PatchRecord};
 use crate::domain::contact::{
-    Address, AddressKind, ContactPatch, Email, EmailKind, Phone, PhoneKind,
+    Address, AddressKind, ContactPatch, Email, EmailKind, Phone, PhoneKind, RelatedPerson,
+    RelationKind, Website, WebsiteKind,
 };
 
 /// Whether a header is Outlook's.
@@ -70,6 +71,7 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
             continue;
         }
         emails.push(Email {
+            label: None,
             kind: if emails.is_empty() {
                 EmailKind::Primary
             } else {
@@ -89,6 +91,7 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
                 continue;
             }
             phones.push(Phone {
+                label: None,
                 kind,
                 number: number.to_owned(),
                 normalized: None,
@@ -106,6 +109,7 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
             street.push(format!("PO Box {po_box}"));
         }
         let address = Address {
+            label: None,
             kind,
             street: (!street.is_empty()).then(|| street.join("\n")),
             city: part("City"),
@@ -135,25 +139,48 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
                 .collect()
         })
         .unwrap_or_default();
-    let mut extras = Vec::new();
-    if let Some(birthday) = row.get("Birthday").filter(|b| *b != "0/0/00") {
-        match rows::vcard_date(birthday) {
-            Some(date) => extras.push(Extra::single("BDAY", date, ExtraKind::Date)),
-            None => repairs.push(format!("ignored unreadable birthday {birthday:?}")),
-        }
-    }
-    let websites: Vec<String> = ["Web Page", "Personal Web Page"]
-        .iter()
-        .filter_map(|c| row.get(c))
-        .map(str::to_owned)
-        .collect();
-    if !websites.is_empty() {
-        extras.push(Extra {
-            name: "URL",
-            values: websites,
-            kind: ExtraKind::Uri,
-        });
-    }
+    // Outlook writes 0/0/00 for "no date".
+    let date = |column: &str, what: &str, repairs: &mut Vec<String>| {
+        row.get(column)
+            .filter(|d| *d != "0/0/00")
+            .and_then(|d| google::read_date(d, what, repairs))
+    };
+    let birthday = date("Birthday", "birthday", repairs);
+    let anniversary = date("Anniversary", "anniversary", repairs);
+    let websites: Vec<Website> = [
+        ("Web Page", WebsiteKind::Work),
+        ("Personal Web Page", WebsiteKind::Home),
+    ]
+    .into_iter()
+    .filter_map(|(column, kind)| {
+        row.get(column).map(|url| Website {
+            kind,
+            url: url.to_owned(),
+            label: None,
+        })
+    })
+    .collect();
+    // Outlook's "Children" cell holds every child, separated by commas or semicolons.
+    let related: Vec<RelatedPerson> = [
+        ("Spouse", RelationKind::Spouse),
+        ("Manager's Name", RelationKind::Manager),
+        ("Assistant's Name", RelationKind::Assistant),
+        ("Children", RelationKind::Child),
+    ]
+    .into_iter()
+    .filter_map(|(column, kind)| row.get(column).map(|names| (names, kind)))
+    .flat_map(|(names, kind)| {
+        names
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(move |name| RelatedPerson {
+                kind,
+                name: name.to_owned(),
+                label: None,
+            })
+    })
+    .collect();
 
     let some = |names: &[&str]| row.owned(names).map(Some);
     let patch = ContactPatch {
@@ -170,6 +197,10 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
         job_title: some(&["Job Title"]),
         note: some(&["Notes"]),
         emails: (!emails.is_empty()).then_some(emails),
+        birthday: birthday.map(Some),
+        anniversary: anniversary.map(Some),
+        websites: (!websites.is_empty()).then_some(websites),
+        related_people: (!related.is_empty()).then_some(related),
         phones: (!phones.is_empty()).then_some(phones),
         addresses: (!addresses.is_empty()).then_some(addresses),
         categories: (!categories.is_empty()).then_some(categories),
@@ -179,7 +210,7 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
     Ok(PatchRecord {
         uid: row.uid(),
         patch,
-        extras,
+        extras: Vec::new(),
         name_expected: false,
     })
 }
@@ -212,7 +243,12 @@ mod tests {
         assert_eq!(address.street.as_deref(), Some("1 Navy Way\nBldg 4"));
         assert_eq!(address.country.as_deref(), Some("United States of America"));
         assert_eq!(p.categories, Some(vec!["Navy".into(), "Pioneers".into()]));
-        assert_eq!(record.extras[0].values, vec!["1906-12-09"]);
-        assert_eq!(record.extras[1].values, vec!["https://navy.example/grace"]);
+        assert_eq!(
+            p.birthday,
+            Some(crate::domain::contact::PartialDate::new(Some(1906), 12, 9).ok())
+        );
+        let websites = p.websites.as_ref().unwrap();
+        assert_eq!(websites[0].url, "https://navy.example/grace");
+        assert_eq!(websites[0].kind, WebsiteKind::Work);
     }
 }

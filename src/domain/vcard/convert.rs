@@ -196,10 +196,11 @@ pub(super) fn convert(
         (false, RenderVersion::V3) => {
             let entries: Vec<VCardEntry> = entries.collect();
             let best = best_pref_by_name(&entries);
-            entries
+            let entries = entries
                 .into_iter()
                 .map(|e| v4_to_legacy(e, &best))
-                .collect()
+                .collect();
+            super::details::to_legacy(entries)
         }
         _ => entries.collect(),
     }

@@ -9,6 +9,7 @@ use calcard::vcard::{
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::details;
 use crate::domain::contact::{
     Address, AddressKind, CardKind, ContactFields, Email, EmailKind, Phone, PhoneKind,
 };
@@ -246,12 +247,13 @@ pub(super) fn address_kind(entry: &VCardEntry) -> AddressKind {
 }
 
 /// ADR po box;extended;street;city;region;code;country -> the model's five fields.
-pub(super) fn address(entry: &VCardEntry) -> Option<Address> {
+pub(super) fn address(entry: &VCardEntry, label: Option<String>) -> Option<Address> {
     let parts = components(entry, ", ");
     if parts.iter().all(|p| p.is_empty()) {
         return None;
     }
     Some(Address {
+        label,
         kind: address_kind(entry),
         street: component(&parts, 2),
         city: component(&parts, 3),
@@ -261,21 +263,34 @@ pub(super) fn address(entry: &VCardEntry) -> Option<Address> {
     })
 }
 
-pub(super) fn emails(vcard: &VCard) -> Vec<Email> {
-    let found: Vec<(String, Option<u32>)> = vcard
+/// Indices of the properties `is_kind` selects, in card order.
+fn indices<'a>(
+    vcard: &'a VCard,
+    is_kind: impl Fn(&VCardEntry) -> bool + 'a,
+) -> impl Iterator<Item = (usize, &'a VCardEntry)> + 'a {
+    vcard
         .entries
         .iter()
-        .filter(|e| e.name == VCardProperty::Email)
-        .filter_map(|e| email_address(e).map(|a| (a, pref_rank(e))))
-        .collect();
-    let best = found.iter().filter_map(|(_, rank)| *rank).min();
+        .enumerate()
+        .filter(move |(_, e)| is_kind(e))
+}
+
+pub(super) fn emails(vcard: &VCard) -> Vec<Email> {
+    let found: Vec<(String, Option<u32>, Option<String>)> =
+        indices(vcard, |e| e.name == VCardProperty::Email)
+            .filter_map(|(i, e)| {
+                email_address(e).map(|a| (a, pref_rank(e), details::label_at(vcard, i)))
+            })
+            .collect();
+    let best = found.iter().filter_map(|(_, rank, _)| *rank).min();
     let primary = best
-        .and_then(|best| found.iter().position(|(_, rank)| *rank == Some(best)))
+        .and_then(|best| found.iter().position(|(_, rank, _)| *rank == Some(best)))
         .unwrap_or(0);
     found
         .into_iter()
         .enumerate()
-        .map(|(i, (address, _))| Email {
+        .map(|(i, (address, _, label))| Email {
+            label,
             kind: if i == primary {
                 EmailKind::Primary
             } else {
@@ -287,12 +302,10 @@ pub(super) fn emails(vcard: &VCard) -> Vec<Email> {
 }
 
 pub(super) fn phones(vcard: &VCard) -> Vec<Phone> {
-    vcard
-        .entries
-        .iter()
-        .filter(|e| e.name == VCardProperty::Tel)
-        .filter_map(|e| {
+    indices(vcard, |e| e.name == VCardProperty::Tel)
+        .filter_map(|(i, e)| {
             phone_number(e).map(|number| Phone {
+                label: details::label_at(vcard, i),
                 kind: phone_kind(e),
                 normalized: phone::normalize_e164(&number, phone::DEFAULT_REGION),
                 number,
@@ -302,11 +315,8 @@ pub(super) fn phones(vcard: &VCard) -> Vec<Phone> {
 }
 
 pub(super) fn addresses(vcard: &VCard) -> Vec<Address> {
-    vcard
-        .entries
-        .iter()
-        .filter(|e| e.name == VCardProperty::Adr)
-        .filter_map(address)
+    indices(vcard, |e| e.name == VCardProperty::Adr)
+        .filter_map(|(i, e)| address(e, details::label_at(vcard, i)))
         .collect()
 }
 
@@ -468,6 +478,7 @@ pub(super) fn extract(vcard: &VCard) -> ContactFields {
         categories: categories(vcard),
         note: first_text(vcard, &VCardProperty::Note),
         members: members(vcard),
+        details: details::extract(vcard),
     }
 }
 

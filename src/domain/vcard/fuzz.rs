@@ -194,6 +194,7 @@ fn patch() -> impl Strategy<Value = ContactPatch> {
                     emails: emails.map(|list| {
                         list.into_iter()
                             .map(|(address, primary)| Email {
+                                label: None,
                                 kind: if primary {
                                     EmailKind::Primary
                                 } else {
@@ -206,6 +207,7 @@ fn patch() -> impl Strategy<Value = ContactPatch> {
                     phones: phones.map(|list| {
                         list.into_iter()
                             .map(|(number, kind)| Phone {
+                                label: None,
                                 kind: match kind {
                                     0 => PhoneKind::Home,
                                     1 => PhoneKind::Business,

@@ -41,6 +41,7 @@
 //! - `REV` is bumped by a patch that changes something, only if the card already has one.
 
 mod convert;
+mod details;
 mod edit;
 mod extract;
 mod merge;
@@ -48,6 +49,8 @@ mod parse;
 mod patch;
 mod write;
 
+#[cfg(test)]
+mod details_tests;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]

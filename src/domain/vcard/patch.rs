@@ -15,6 +15,7 @@ use calcard::vcard::{
 use chrono::{Datelike, SecondsFormat, Timelike, Utc};
 
 use super::CardVersion;
+use super::details;
 use super::edit::{
     default_position, drop_orphan_groups, drop_value_param, insert_at, new_entry, reconcile,
     remove_where, replace_all, set_kind_types, set_pref, set_single, set_x_list, set_x_single,
@@ -23,7 +24,9 @@ use super::edit::{
 use super::extract::{self, is_x};
 use crate::domain::contact::{
     Address, AddressKind, CardKind, ContactPatch, Email, EmailKind, Phone, PhoneKind,
+    RelatedPerson, Website,
 };
+use crate::domain::details::norm_label;
 
 /// Trimmed, `None` when empty: the form `extract` reports, so comparisons are fair.
 fn norm(value: &Option<String>) -> Option<String> {
@@ -57,8 +60,8 @@ fn set_emails(vcard: &mut VCard, legacy: bool, emails: &[Email]) {
     let emails: Vec<Email> = emails
         .iter()
         .map(|e| Email {
-            kind: e.kind,
             address: e.address.trim().to_owned(),
+            ..e.clone()
         })
         .filter(|e| !e.address.is_empty())
         .collect();
@@ -91,15 +94,17 @@ fn set_emails(vcard: &mut VCard, legacy: bool, emails: &[Email]) {
             entry
         },
     );
+    let labels: Vec<Option<String>> = emails.iter().map(|e| e.label.clone()).collect();
+    details::set_labels(vcard, |e| e.name == VCardProperty::Email, &labels);
 }
 
 fn set_phones(vcard: &mut VCard, phones: &[Phone]) {
     let phones: Vec<Phone> = phones
         .iter()
         .map(|p| Phone {
-            kind: p.kind,
             number: p.number.trim().to_owned(),
             normalized: None,
+            ..p.clone()
         })
         .filter(|p| !p.number.is_empty())
         .collect();
@@ -125,6 +130,8 @@ fn set_phones(vcard: &mut VCard, phones: &[Phone]) {
             new_entry(VCardProperty::Tel, params, &phone.number)
         },
     );
+    let labels: Vec<Option<String>> = phones.iter().map(|p| p.label.clone()).collect();
+    details::set_labels(vcard, |e| e.name == VCardProperty::Tel, &labels);
 }
 
 fn address_parts(address: &Address) -> [String; 5] {
@@ -152,9 +159,10 @@ fn set_addresses(vcard: &mut VCard, addresses: &[Address]) {
         vcard,
         |e| e.name == VCardProperty::Adr,
         &addresses,
-        |address, entry| extract::address(entry).is_some_and(|old| same_place(&old, address)),
+        |address, entry| extract::address(entry, None).is_some_and(|old| same_place(&old, address)),
         |entry, address, _| {
-            let unchanged = extract::address(entry).is_some_and(|old| same_place(&old, address));
+            let unchanged =
+                extract::address(entry, None).is_some_and(|old| same_place(&old, address));
             if !unchanged {
                 // Keep PO box and extended address (components 0 and 1) and anything past
                 // the country; replace street..country.
@@ -188,6 +196,8 @@ fn set_addresses(vcard: &mut VCard, addresses: &[Address]) {
             }
         },
     );
+    let labels: Vec<Option<String>> = addresses.iter().map(|a| a.label.clone()).collect();
+    details::set_labels(vcard, |e| e.name == VCardProperty::Adr, &labels);
 }
 
 /// Sets some of the components of the main N (index, new value), keeping the others.
@@ -593,10 +603,9 @@ pub(super) fn apply(vcard: &mut VCard, version: CardVersion, patch: &ContactPatc
 
     if let Some(phones) = &patch.phones {
         let same = phones.len() == before.phones.len()
-            && phones
-                .iter()
-                .zip(&before.phones)
-                .all(|(a, b)| a.kind == b.kind && a.number.trim() == b.number);
+            && phones.iter().zip(&before.phones).all(|(a, b)| {
+                a.kind == b.kind && a.number.trim() == b.number && norm_label(&a.label) == b.label
+            });
         if !same {
             set_phones(vcard, phones);
             changed = true;
@@ -605,10 +614,9 @@ pub(super) fn apply(vcard: &mut VCard, version: CardVersion, patch: &ContactPatc
 
     if let Some(addresses) = &patch.addresses {
         let same = addresses.len() == before.addresses.len()
-            && addresses
-                .iter()
-                .zip(&before.addresses)
-                .all(|(a, b)| a.kind == b.kind && same_place(a, b));
+            && addresses.iter().zip(&before.addresses).all(|(a, b)| {
+                a.kind == b.kind && same_place(a, b) && norm_label(&a.label) == b.label
+            });
         if !same {
             set_addresses(vcard, addresses);
             changed = true;
@@ -694,6 +702,34 @@ pub(super) fn apply(vcard: &mut VCard, version: CardVersion, patch: &ContactPatc
         changed = true;
     }
 
+    if let Some(new) = patch.birthday
+        && new != before.details.birthday
+    {
+        details::set_birthday(vcard, legacy, new);
+        changed = true;
+    }
+
+    if let Some(new) = patch.anniversary
+        && new != before.details.anniversary
+    {
+        details::set_anniversary(vcard, legacy, new);
+        changed = true;
+    }
+
+    if let Some(websites) = &patch.websites
+        && !same_websites(websites, &before.details.websites)
+    {
+        details::set_websites(vcard, websites);
+        changed = true;
+    }
+
+    if let Some(people) = &patch.related_people
+        && !same_related(people, &before.details.related_people)
+    {
+        details::set_related(vcard, legacy, people);
+        changed = true;
+    }
+
     // FN: an explicit value wins; a cleared one falls back to the derived name; otherwise an
     // FN that was derived from the other fields (or missing) follows them.
     let after = if changed {
@@ -736,8 +772,23 @@ fn same_emails(new: &[Email], old: &[Email]) -> bool {
         .filter(|e| !e.address.trim().is_empty())
         .collect();
     new.len() == old.len()
-        && new
-            .iter()
-            .zip(old)
-            .all(|(a, b)| a.kind == b.kind && a.address.trim() == b.address)
+        && new.iter().zip(old).all(|(a, b)| {
+            a.kind == b.kind && a.address.trim() == b.address && norm_label(&a.label) == b.label
+        })
+}
+
+fn same_websites(new: &[Website], old: &[Website]) -> bool {
+    let new: Vec<&Website> = new.iter().filter(|w| !w.url.trim().is_empty()).collect();
+    new.len() == old.len()
+        && new.iter().zip(old).all(|(a, b)| {
+            a.kind == b.kind && a.url.trim() == b.url && norm_label(&a.label) == b.label
+        })
+}
+
+fn same_related(new: &[RelatedPerson], old: &[RelatedPerson]) -> bool {
+    let new: Vec<&RelatedPerson> = new.iter().filter(|p| !p.name.trim().is_empty()).collect();
+    new.len() == old.len()
+        && new.iter().zip(old).all(|(a, b)| {
+            a.kind == b.kind && a.name.trim() == b.name && norm_label(&a.label) == b.label
+        })
 }

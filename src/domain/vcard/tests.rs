@@ -44,6 +44,7 @@ fn s(text: &str) -> Option<String> {
 
 fn email(kind: EmailKind, address: &str) -> Email {
     Email {
+        label: None,
         kind,
         address: address.into(),
     }
@@ -51,6 +52,7 @@ fn email(kind: EmailKind, address: &str) -> Email {
 
 fn phone(kind: PhoneKind, number: &str, normalized: Option<&str>) -> Phone {
     Phone {
+        label: None,
         kind,
         number: number.into(),
         normalized: normalized.map(str::to_owned),
@@ -134,6 +136,7 @@ fn apple_contact_fields() {
     assert_eq!(
         f.addresses,
         vec![Address {
+            label: None,
             kind: AddressKind::Home,
             street: s("1212 Federation Way"),
             city: s("San Francisco"),
@@ -1084,6 +1087,7 @@ fn new_card_with_a_patch_is_complete() {
         emails: vec![email(EmailKind::Primary, "jean-luc.picard@example.com")],
         phones: vec![phone(PhoneKind::Business, "(999) 999-9999", None)],
         addresses: vec![Address {
+            label: None,
             kind: AddressKind::Home,
             street: s("1212 Federation Way"),
             city: s("San Francisco"),
