@@ -1,11 +1,30 @@
 //! `rolodex serve`: the HTTP server on the store, the change-log pruning it runs beside, and
 //! the process-wide settings a long-running server needs (allocator, shutdown signals).
 
+use super::database::{Database, Mode};
 use crate::app::{AppOptions, AppState, build_router};
 use crate::config::Settings;
 use crate::store::Store;
 
-pub(super) async fn serve(settings: &Settings, store: &Store) -> Result<(), String> {
+/// `rolodex serve`. The listen address is taken first: a busy port fails in a moment, before
+/// PostgreSQL is started (or a first start's initdb and migrations are run).
+pub(super) async fn run(settings: &Settings) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let database = Database::open(settings, Mode::Serve)
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = serve(settings, &database.store, listener).await;
+    database.close().await;
+    outcome
+}
+
+async fn serve(
+    settings: &Settings,
+    store: &Store,
+    listener: tokio::net::TcpListener,
+) -> Result<(), String> {
     let state = AppState::new(
         store.clone(),
         AppOptions {
@@ -20,9 +39,6 @@ pub(super) async fn serve(settings: &Settings, store: &Store) -> Result<(), Stri
             settings.limits.change_retention_days,
         ));
     }
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%address, "rolodex is listening");
     let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);

@@ -25,6 +25,7 @@ mod discover;
 mod log;
 mod process;
 mod sys;
+pub mod tools;
 mod user;
 
 use std::fmt::Write as _;
@@ -433,6 +434,11 @@ fn lock_slot(slot: &Mutex<Option<Child>>) -> MutexGuard<'_, Option<Child>> {
 /// Symlinks resolved, as the kernel reports a process's cwd; falls back to the path as given.
 fn real_path(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Whether `data_dir` holds a managed cluster (made by a first `rolodex serve` there).
+pub fn has_cluster(data_dir: &Path) -> bool {
+    data_dir.join("pgdata").join("PG_VERSION").is_file()
 }
 
 /// The URL of the cluster another rolodex process is running on `data_dir` right now (e.g.
