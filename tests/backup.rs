@@ -4,6 +4,7 @@
 //! before the backup still answers the same changes. Restoring over data is refused, and so is
 //! a file that is no backup. `rolodex psql` opens a SQL shell on the managed cluster.
 
+mod common;
 mod ops_support;
 
 use base64::Engine;
@@ -303,4 +304,80 @@ async fn psql_opens_the_managed_cluster() {
         ],
     );
     assert!(stderr.contains("psql failed"), "{stderr}");
+}
+
+/// With `DATABASE_URL`: a backup of one database restores into another, empty one, and not
+/// over data.
+#[tokio::test]
+async fn backup_and_restore_with_database_url() {
+    let shared = common::database_url();
+    let (client, connection) = tokio_postgres::connect(&shared, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let (source, target) = (
+        format!("backup_src_{suffix}"),
+        format!("backup_dst_{suffix}"),
+    );
+    for name in [&source, &target] {
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    }
+    // The shared cluster's URL names database `rolodex`: the same server, another database.
+    let url_of = |name: &str| shared.replacen("/rolodex?", &format!("/{name}?"), 1);
+    let work = work_dir();
+    let cwd = work.path();
+    let with_url = |url: &str, args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(ops_support::BIN)
+            .args(args)
+            .current_dir(cwd)
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let source_url = url_of(&source);
+    let added = with_url(
+        &source_url,
+        &["user", "add", "carol", "--password-stdin"],
+        Some("pw\n"),
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        ops_support::text(&added.stderr)
+    );
+    let backup = with_url(&source_url, &["backup", "-o", "db.backup"], None);
+    assert!(
+        backup.status.success(),
+        "{}",
+        ops_support::text(&backup.stderr)
+    );
+
+    let target_url = url_of(&target);
+    let restored = with_url(&target_url, &["restore", "db.backup"], None);
+    assert!(
+        restored.status.success(),
+        "{}",
+        ops_support::text(&restored.stderr)
+    );
+    let users = with_url(&target_url, &["user", "list"], None);
+    assert!(ops_support::text(&users.stdout).starts_with("carol\t"));
+
+    let again = with_url(&target_url, &["restore", "db.backup"], None);
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = ops_support::text(&again.stderr);
+    assert!(stderr.contains("refusing to restore into"), "{stderr}");
+    assert!(stderr.contains(&format!("database {target}")), "{stderr}");
 }
