@@ -212,7 +212,13 @@ async fn backup_while_serving_restores_every_card_and_sync_token() {
     );
     assert_eq!(changes_after, changes_before);
 
-    // Restoring over data is refused, naming the directory.
+    // Restoring over data is refused, naming the directory: while a server runs on it...
+    let busy = fails(
+        cwd,
+        &["--data-dir", "restored", "restore", "rolodex.backup"],
+    );
+    assert!(busy.contains("in use by another running rolodex"), "{busy}");
+    // ...and once it is stopped.
     drop(restored);
     let refused = fails(
         cwd,
@@ -231,7 +237,7 @@ async fn backup_while_serving_restores_every_card_and_sync_token() {
 }
 
 #[test]
-fn restore_refuses_a_file_that_is_no_backup() {
+fn restore_refuses_a_file_that_is_no_backup_and_backup_a_directory() {
     let work = work_dir();
     let cwd = work.path();
     std::fs::write(cwd.join("contacts.vcf"), "BEGIN:VCARD\r\nEND:VCARD\r\n").unwrap();
@@ -239,7 +245,9 @@ fn restore_refuses_a_file_that_is_no_backup() {
     assert!(stderr.contains("is not a rolodex backup"), "{stderr}");
     let missing = fails(cwd, &["--data-dir", "target", "restore", "missing.backup"]);
     assert!(missing.contains("missing.backup"), "{missing}");
-    // Nothing was created for either.
+    let directory = fails(cwd, &["--data-dir", "target", "backup", "-o", "."]);
+    assert!(directory.contains("is a directory"), "{directory}");
+    // Nothing was created for any of them.
     assert!(!cwd.join("target").exists());
 }
 

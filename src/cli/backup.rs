@@ -75,6 +75,15 @@ fn pg_bin(settings: &Settings) -> Option<&Path> {
 pub(super) async fn backup(settings: &Settings, args: BackupArgs) -> Result<(), BackupError> {
     let pg_dump = tools::find_client("pg_dump", pg_bin(settings))?;
     let output = absolute(&args.output);
+    if output.is_dir() {
+        return Err(BackupError::File {
+            path: output.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory; name the backup file to write",
+            ),
+        });
+    }
     let connection = Connection::open(settings, Mode::Admin).await?;
     let outcome = dump(&pg_dump, &connection.url, &output).await;
     connection.close().await;
@@ -103,7 +112,8 @@ async fn dump(pg_dump: &Path, url: &str, output: &Path) -> Result<u64, BackupErr
         .truncate(true)
         .mode(0o600)
         .open(&partial)
-        .map_err(file_error(&partial))?;
+        // Named as the user gave it: the partial file is ours, the directory is theirs.
+        .map_err(file_error(output))?;
     let mut command = tools::command_for(pg_dump, url);
     command
         .arg("--format=custom")
@@ -113,7 +123,10 @@ async fn dump(pg_dump: &Path, url: &str, output: &Path) -> Result<u64, BackupErr
         let _ = std::fs::remove_file(&partial);
         return Err(e.into());
     }
-    std::fs::rename(&partial, output).map_err(file_error(output))?;
+    if let Err(e) = std::fs::rename(&partial, output) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(file_error(output)(e));
+    }
     let bytes = std::fs::metadata(output).map_err(file_error(output))?.len();
     Ok(bytes)
 }
