@@ -204,7 +204,12 @@ pub(super) fn absolute(path: &Path) -> PathBuf {
 pub(super) fn describe_url(url: &str) -> String {
     let config = match url.parse::<tokio_postgres::Config>() {
         Ok(config) => config,
-        Err(e) => return format!("DATABASE_URL (which could not be read: {e})"),
+        // tokio-postgres does not know every libpq parameter; the URL itself, without its
+        // password, still says where it leads.
+        Err(_) => {
+            let (without_password, _) = crate::pg::tools::split_password(url);
+            return format!("{without_password} (DATABASE_URL)");
+        }
     };
     let ports = config.get_ports();
     let port_of = |i: usize| {
@@ -265,6 +270,9 @@ mod tests {
             socket.starts_with("socket /var/run/.s.PGSQL.5432"),
             "{socket}"
         );
-        assert!(describe_url("postgres://%zz").contains("could not be read"));
+        assert_eq!(
+            describe_url("postgres://u:pw@h/db?sslmode=bogus"),
+            "postgres://u@h/db?sslmode=bogus (DATABASE_URL)"
+        );
     }
 }

@@ -96,7 +96,7 @@ pub async fn run(program: &'static str, command: Command) -> Result<(), ToolErro
 /// Splits the password out of a `postgres://user:password@host/...` URL: the URL without it,
 /// and the password percent-decoded (as libpq would read it). Other forms are returned as they
 /// are.
-fn split_password(url: &str) -> (String, Option<String>) {
+pub(crate) fn split_password(url: &str) -> (String, Option<String>) {
     let Some(scheme_end) = ["postgres://", "postgresql://"]
         .iter()
         .find(|scheme| url.starts_with(*scheme))
