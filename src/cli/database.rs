@@ -34,6 +34,15 @@ pub(super) enum DatabaseError {
         path = .data_dir.display()
     )]
     NoCluster { data_dir: PathBuf },
+    #[error(
+        "cannot look into {}: {source}. Run this command as the user the server runs as \
+         (e.g. `sudo -u rolodex rolodex …` with deploy/rolodex.service).",
+        .data_dir.display()
+    )]
+    Unreadable {
+        data_dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Pg(#[from] PgError),
     #[error("cannot connect to PostgreSQL at {target}: {cause}")]
@@ -65,8 +74,12 @@ impl Connection {
             }
             DatabaseLocation::Managed { data_dir, pg_bin } => (absolute(data_dir), pg_bin),
         };
-        if mode == Mode::Admin && !has_cluster(&data_dir) {
-            return Err(DatabaseError::NoCluster { data_dir });
+        if mode == Mode::Admin {
+            match has_cluster(&data_dir) {
+                Ok(true) => {}
+                Ok(false) => return Err(DatabaseError::NoCluster { data_dir }),
+                Err(source) => return Err(DatabaseError::Unreadable { data_dir, source }),
+            }
         }
         if mode == Mode::Serve {
             tracing::info!(data_dir = %data_dir.display(), "data directory");

@@ -436,9 +436,21 @@ fn real_path(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Whether `data_dir` holds a managed cluster (made by a first `rolodex serve` there).
-pub fn has_cluster(data_dir: &Path) -> bool {
-    data_dir.join("pgdata").join("PG_VERSION").is_file()
+/// Whether `data_dir` holds a managed cluster (made by a first `rolodex serve` there); an
+/// error when that cannot be told (a directory of another user, mode 0700).
+pub fn has_cluster(data_dir: &Path) -> std::io::Result<bool> {
+    match std::fs::metadata(data_dir.join("pgdata").join("PG_VERSION")) {
+        Ok(meta) => Ok(meta.is_file()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The URL of the cluster another rolodex process is running on `data_dir` right now (e.g.
