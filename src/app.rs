@@ -57,9 +57,10 @@ impl FromRef<AppState> for Authenticator {
     }
 }
 
-/// Builds the router: `/` (a page naming the front ends), `/healthz`, GraphQL (`/graphql`, `/graphql/ws`) and CardDAV. Serve it
-/// with connection info (`into_make_service_with_connect_info::<SocketAddr>`) so failed logins
-/// are also counted per client address.
+/// Builds the router: `/` (a page naming the front ends), `/healthz`, GraphQL (`/graphql`,
+/// `/graphql/ws`) and CardDAV. Serve it with connection info
+/// (`into_make_service_with_connect_info::<SocketAddr>`) so failed logins are also counted per
+/// client address.
 pub fn build_router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
