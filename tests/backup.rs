@@ -314,8 +314,8 @@ async fn psql_opens_the_managed_cluster() {
     assert!(stderr.contains("psql failed"), "{stderr}");
 }
 
-/// With `DATABASE_URL`: a backup of one database restores into another, empty one, and not
-/// over data.
+/// With `DATABASE_URL`: a backup of one database restores into another, empty one, owned by
+/// a role that is no superuser (as on a hosted PostgreSQL), and not over data.
 #[tokio::test]
 async fn backup_and_restore_with_database_url() {
     let shared = common::database_url();
@@ -328,14 +328,19 @@ async fn backup_and_restore_with_database_url() {
         format!("backup_src_{suffix}"),
         format!("backup_dst_{suffix}"),
     );
-    for name in [&source, &target] {
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
+    let owner = format!("backup_owner_{suffix}");
+    // One statement each: CREATE DATABASE cannot run in the implicit transaction of a batch.
+    for statement in [
+        format!("CREATE DATABASE {source}"),
+        format!("CREATE ROLE {owner} LOGIN"),
+        format!("CREATE DATABASE {target} OWNER {owner}"),
+    ] {
+        client.batch_execute(&statement).await.unwrap();
     }
-    // The shared cluster's URL names database `rolodex`: the same server, another database.
+    // The shared cluster's URL is `postgresql://rolodex@/rolodex?host=…`: the same server,
+    // another database (and for the target, its owner).
     let url_of = |name: &str| shared.replacen("/rolodex?", &format!("/{name}?"), 1);
+    let target_url = url_of(&target).replacen("rolodex@", &format!("{owner}@"), 1);
     let work = work_dir();
     let cwd = work.path();
     let with_url = |url: &str, args: &[&str], stdin: Option<&str>| {
@@ -373,7 +378,6 @@ async fn backup_and_restore_with_database_url() {
         ops_support::text(&backup.stderr)
     );
 
-    let target_url = url_of(&target);
     let restored = with_url(&target_url, &["restore", "db.backup"], None);
     assert!(
         restored.status.success(),
