@@ -1,6 +1,6 @@
 //! Running the server for real, as a new operator meets it: administrative commands pointed at
 //! a directory without a cluster stop and say where they looked and how to start a server
-//! there (creating nothing); `serve` says which directory it uses, takes its port before
+//! there (creating nothing), and one they may not look into says so; `serve` says which directory it uses, takes its port before
 //! starting PostgreSQL, writes no colour codes into a log file and answers `/` with a page
 //! naming the front ends; an unreachable `DATABASE_URL` is named with its cause.
 
@@ -143,4 +143,43 @@ fn an_unreachable_database_url_names_where_and_why() {
     );
     assert!(stderr.contains("Connection refused"), "{stderr}");
     assert!(!stderr.contains("hunter2secret"), "{stderr}");
+}
+
+/// A data directory the command may not look into (the server's user's, mode 0700) is named
+/// as such: "no data here, start a server" would send the operator to create a second one.
+#[test]
+fn an_unreadable_data_directory_is_not_called_empty() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = work_dir();
+    let data = work.path().join("data");
+    std::fs::create_dir_all(data.join("pgdata")).unwrap();
+    std::fs::write(data.join("pgdata/PG_VERSION"), "15\n").unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut command = if root {
+        // Root reads everything: run the command as a user the directory is closed to.
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let mut command = std::process::Command::new("runuser");
+        command.args(["-u", "nobody", "--", ops_support::BIN]);
+        command
+    } else {
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o000)).unwrap();
+        std::process::Command::new(ops_support::BIN)
+    };
+    let output = command
+        .args(["--data-dir", data.to_str().unwrap(), "user", "list"])
+        .current_dir(work.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    // Let the temporary directory be removed.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot look into {}", data.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    assert!(!stderr.contains("no Rolodex data"), "{stderr}");
 }
