@@ -224,7 +224,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let settings = Settings::resolve(&cli.database, &serve_args).map_err(|e| e.to_string())?;
     crate::telemetry::init(settings.log_format);
     match cli.command {
-        Command::Serve(_) => return serve::run(&settings).await,
+        Command::Serve(_) => return serve::run(&settings).await.map_err(|e| e.to_string()),
         Command::Backup(args) => {
             return backup::backup(&settings, args)
                 .await
