@@ -57,12 +57,14 @@ impl FromRef<AppState> for Authenticator {
     }
 }
 
-/// Builds the router: `/healthz`, GraphQL (`/graphql`, `/graphql/ws`) and CardDAV. Serve it
-/// with connection info (`into_make_service_with_connect_info::<SocketAddr>`) so failed logins
-/// are also counted per client address.
+/// Builds the router: `/` (a page naming the front ends), `/healthz`, GraphQL (`/graphql`,
+/// `/graphql/ws`) and CardDAV. Serve it with connection info
+/// (`into_make_service_with_connect_info::<SocketAddr>`) so failed logins are also counted per
+/// client address.
 pub fn build_router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
+        .route("/", get(crate::home::page))
         .route("/healthz", get(healthz))
         .merge(crate::graphql::router())
         .merge(crate::dav::router())

@@ -203,7 +203,12 @@ impl Settings {
                     .clone()
                     .or(file.data_dir)
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-                pg_bin: db.pg_bin.clone().or(file.pg_bin),
+                // An empty value (as in deploy/config.toml) means "discover", like no value.
+                pg_bin: db
+                    .pg_bin
+                    .clone()
+                    .or(file.pg_bin)
+                    .filter(|dir| !dir.as_os_str().is_empty()),
             },
         };
         Ok(Settings {
@@ -229,5 +234,81 @@ impl Settings {
             log_format: serve.log_format.or(file.log_format).unwrap_or_default(),
             allowed_origins,
         })
+    }
+}
+
+/// Every key the TOML file accepts: the top-level ones, then `limits.KEY` for each key of the
+/// `[limits]` table. Read from the deserializers themselves, so it cannot drift from them; a
+/// test checks that `deploy/config.toml` names each one.
+pub fn file_keys() -> Vec<String> {
+    let mut keys: Vec<String> = struct_fields::<FileConfig>()
+        .iter()
+        .filter(|key| **key != "limits")
+        .map(|key| (*key).to_owned())
+        .collect();
+    keys.extend(
+        Limits::documented()
+            .into_iter()
+            .map(|(key, _, _)| format!("limits.{key}")),
+    );
+    keys
+}
+
+/// The field names a struct's derived `Deserialize` asks for, captured by a deserializer that
+/// answers nothing else.
+fn struct_fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Fields;
+    #[derive(Debug)]
+    struct Captured(&'static [&'static str]);
+    impl std::fmt::Display for Captured {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field names captured")
+        }
+    }
+    impl std::error::Error for Captured {}
+    impl serde::de::Error for Captured {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Captured(&[])
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for Fields {
+        type Error = Captured;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Captured> {
+            Err(Captured(&[]))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Captured> {
+            Err(Captured(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    match T::deserialize(Fields) {
+        Err(Captured(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_keys_are_read_from_the_deserializers() {
+        let keys = super::file_keys();
+        for key in [
+            "listen",
+            "data_dir",
+            "database_url",
+            "limits.max_card_bytes",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+        }
+        assert!(!keys.iter().any(|k| k == "limits"));
     }
 }

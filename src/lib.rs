@@ -8,6 +8,7 @@
 //! - [`limits`]: every limit on what one request may cost, with its default.
 //! - [`telemetry`]: logging setup.
 //! - [`app`]: shared state and the router mounting every front end.
+//! - [`home`]: the page at `/` for a browser, naming the front ends.
 //! - [`pg`]: the managed local PostgreSQL (the embedded default).
 //! - [`auth`]: Basic/Bearer authentication, password and token hashing.
 //! - [`domain`]: pure model and rules: contacts, the vCard mapping, phones, ETags.
@@ -30,6 +31,7 @@ pub mod domain;
 #[cfg(test)]
 pub(crate) mod fuzzing;
 pub mod graphql;
+pub mod home;
 pub mod limits;
 pub mod pg;
 pub mod store;

@@ -108,7 +108,9 @@ async fn serve_in_an_empty_directory_then_ctrl_c_then_start_again() {
 fn missing_postgres_binaries_give_one_clear_message() {
     let work = tempfile::tempdir().unwrap();
     let output = Command::new(BIN)
-        .args(["migrate"])
+        // `serve`: the one command that runs PostgreSQL in an empty directory (the others
+        // stop earlier, at "no cluster here").
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(work.path())
         .env_remove("DATABASE_URL")
         .env("ROLODEX_PG_BIN", work.path().join("no-such-bin"))

@@ -2,6 +2,7 @@
 //! `src/main.rs` only calls [`main`]; each group of commands has a module of its own.
 
 mod accounts;
+mod backup;
 mod books;
 mod database;
 mod dedupe;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseArgs, ServeArgs, Settings};
-use database::Database;
+use database::{Database, Mode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -65,6 +66,13 @@ enum Command {
     /// Find contacts that look like the same person; with --apply, merge each set into its
     /// most complete contact (nothing is lost; groups follow; sync clients see the merge).
     Dedupe(dedupe::DedupeArgs),
+    /// Back up the whole server's data to a file while it runs (pg_dump, custom format).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data directory (creating the cluster there) or an empty
+    /// DATABASE_URL database.
+    Restore(backup::RestoreArgs),
+    /// Open psql on the database (the managed cluster, or DATABASE_URL).
+    Psql(backup::PsqlArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -215,12 +223,37 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let settings = Settings::resolve(&cli.database, &serve_args).map_err(|e| e.to_string())?;
     crate::telemetry::init(settings.log_format);
-    // Administrative commands may run beside a serving process on the same data directory.
-    let may_attach = !matches!(cli.command, Command::Serve(_));
-    let database = Database::open(&settings, may_attach).await?;
+    match cli.command {
+        Command::Serve(_) => return serve::run(&settings).await.map_err(|e| e.to_string()),
+        Command::Backup(args) => {
+            return backup::backup(&settings, args)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        Command::Restore(args) => {
+            return backup::restore(&settings, args)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        Command::Psql(args) => {
+            return backup::psql(&settings, args)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        _ => {}
+    }
+    // Administrative commands may run beside a serving process on the same data directory,
+    // and never create a cluster.
+    let database = Database::open(&settings, Mode::Admin)
+        .await
+        .map_err(|e| e.to_string())?;
     let outcome = match cli.command {
-        Command::Serve(_) => serve::serve(&settings, &database.store).await,
-        Command::Migrate | Command::PrintSchema => Ok(()),
+        Command::Serve(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Psql(_)
+        | Command::Migrate
+        | Command::PrintSchema => Ok(()),
         Command::User { command } => accounts::user(&database.store, command).await,
         Command::Token { command } => accounts::token(&database.store, command).await,
         Command::AppPassword { command } => accounts::app_password(&database.store, command).await,

@@ -1,11 +1,47 @@
 //! `rolodex serve`: the HTTP server on the store, the change-log pruning it runs beside, and
 //! the process-wide settings a long-running server needs (allocator, shutdown signals).
 
+use std::net::SocketAddr;
+
+use super::database::{Database, DatabaseError, Mode};
 use crate::app::{AppOptions, AppState, build_router};
 use crate::config::Settings;
 use crate::store::Store;
 
-pub(super) async fn serve(settings: &Settings, store: &Store) -> Result<(), String> {
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ServeError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("server error: {0}")]
+    Server(std::io::Error),
+}
+
+/// `rolodex serve`. The listen address is taken first: a busy port fails in a moment, before
+/// PostgreSQL is started (or a first start's initdb and migrations are run).
+pub(super) async fn run(settings: &Settings) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            address: settings.listen,
+            source,
+        })?;
+    let database = Database::open(settings, Mode::Serve).await?;
+    let outcome = serve(settings, &database.store, listener).await;
+    database.close().await;
+    outcome
+}
+
+async fn serve(
+    settings: &Settings,
+    store: &Store,
+    listener: tokio::net::TcpListener,
+) -> Result<(), ServeError> {
     let state = AppState::new(
         store.clone(),
         AppOptions {
@@ -20,15 +56,12 @@ pub(super) async fn serve(settings: &Settings, store: &Store) -> Result<(), Stri
             settings.limits.change_retention_days,
         ));
     }
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(ServeError::Server)?;
     tracing::info!(%address, "rolodex is listening");
     let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
     let server = axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
@@ -42,7 +75,7 @@ pub(super) async fn serve(settings: &Settings, store: &Store) -> Result<(), Stri
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        result = server => result.map_err(|e| format!("server error: {e}"))?,
+        result = server => result.map_err(ServeError::Server)?,
         () = deadline => tracing::warn!(
             grace_secs = SHUTDOWN_GRACE.as_secs(),
             "requests still running after the grace period were cut off"

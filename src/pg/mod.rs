@@ -25,6 +25,7 @@ mod discover;
 mod log;
 mod process;
 mod sys;
+pub mod tools;
 mod user;
 
 use std::fmt::Write as _;
@@ -433,6 +434,23 @@ fn lock_slot(slot: &Mutex<Option<Child>>) -> MutexGuard<'_, Option<Child>> {
 /// Symlinks resolved, as the kernel reports a process's cwd; falls back to the path as given.
 fn real_path(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Whether `data_dir` holds a managed cluster (made by a first `rolodex serve` there); an
+/// error when that cannot be told (a directory of another user, mode 0700).
+pub fn has_cluster(data_dir: &Path) -> std::io::Result<bool> {
+    match std::fs::metadata(data_dir.join("pgdata").join("PG_VERSION")) {
+        Ok(meta) => Ok(meta.is_file()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The URL of the cluster another rolodex process is running on `data_dir` right now (e.g.

@@ -302,6 +302,29 @@ impl Store {
         diesel::sql_query("SELECT 1").execute(&mut conn).await?;
         Ok(())
     }
+
+    /// Tables, views and sequences in the database outside PostgreSQL's own schemas: zero for
+    /// a freshly created database, which is the only kind `rolodex restore` writes into.
+    pub async fn user_relation_count(&self) -> StoreResult<i64> {
+        use diesel::sql_types::BigInt;
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            count: i64,
+        }
+        let mut conn = self.conn().await?;
+        let row: Count = diesel::sql_query(
+            "SELECT count(*) AS count FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND n.nspname NOT LIKE 'pg\\_%'",
+        )
+        .get_result(&mut conn)
+        .await?;
+        Ok(row.count)
+    }
 }
 
 /// Maps a unique-violation on `constraint` to `on_violation`, anything else through `From`.
