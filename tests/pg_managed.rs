@@ -395,6 +395,7 @@ async fn log_keeps_no_statement_text_and_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let options = rolodex::pg::ManagedOptions {
         log_max_bytes: 16 * 1024,
+        ..Default::default()
     };
     let pg = ManagedPostgres::start_with(dir.path(), None, &options)
         .await

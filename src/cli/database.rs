@@ -15,9 +15,14 @@ impl Database {
     pub(super) async fn open(settings: &Settings, may_attach: bool) -> Result<Database, String> {
         let (url, managed) = match &settings.database {
             DatabaseLocation::External { url } => (url.clone(), None),
-            DatabaseLocation::Managed { data_dir, pg_bin } => {
+            DatabaseLocation::Managed {
+                data_dir,
+                pg_bin,
+                pg_user,
+            } => {
                 let options = ManagedOptions {
                     log_max_bytes: settings.limits.postgres_log_bytes,
+                    pg_user: pg_user.clone(),
                 };
                 match ManagedPostgres::start_with(data_dir, pg_bin.as_deref(), &options).await {
                     Ok(pg) => {

@@ -17,12 +17,14 @@
 //! maintenance database once the server is up (no dependency on psql or createdb), and the
 //! check runs on every start so a first start interrupted after initdb heals itself.
 //!
-//! When started as root the cluster runs as the `postgres` system user (else `nobody`), which
-//! then owns the data dir; see [`user`].
+//! When started as root the cluster runs as the `postgres` system user (or `--pg-user`), which
+//! then owns the data dir; see [`user`]. Every file root still opens in that directory is
+//! opened without following links; see [`owned_fs`].
 
 mod cluster;
 mod discover;
 mod log;
+mod owned_fs;
 mod process;
 mod sys;
 mod user;
@@ -98,6 +100,19 @@ pub enum PgError {
         bindir: PathBuf,
     },
 
+    /// Running as root, and the user PostgreSQL would run as cannot be used.
+    #[error(
+        "rolodex runs as root and PostgreSQL refuses to, so the cluster must run as an \
+         unprivileged user; user `{name}`{} {reason}. {}",
+        if *.explicit { " (from --pg-user, ROLODEX_PG_USER or pg_user)" } else { "" },
+        run_as_hint(*.explicit)
+    )]
+    RunAsUser {
+        name: String,
+        explicit: bool,
+        reason: String,
+    },
+
     #[error("{message}{}", tail_suffix(.log_tail))]
     StartFailed { message: String, log_tail: String },
 
@@ -110,6 +125,16 @@ pub enum PgError {
 
     #[error("{0}: {1}")]
     Db(String, tokio_postgres::Error),
+}
+
+fn run_as_hint(explicit: bool) -> &'static str {
+    if explicit {
+        "Name a dedicated system user that exists, or run rolodex as an unprivileged user."
+    } else {
+        "Install PostgreSQL's server package (it creates `postgres`), create a dedicated \
+         system user (`useradd --system rolodex`) and pass `--pg-user rolodex` (or set \
+         ROLODEX_PG_USER / pg_user), or run rolodex as an unprivileged user."
+    }
 }
 
 fn tail_suffix(tail: &str) -> String {
@@ -125,12 +150,15 @@ fn tail_suffix(tail: &str) -> String {
 pub struct ManagedOptions {
     /// Size at which `postgres.log` is rotated to `postgres.log.1`.
     pub log_max_bytes: u64,
+    /// The system user the cluster runs as when rolodex is root (default `postgres`).
+    pub pg_user: Option<String>,
 }
 
 impl Default for ManagedOptions {
     fn default() -> Self {
         ManagedOptions {
             log_max_bytes: crate::limits::Limits::default().postgres_log_bytes,
+            pg_user: None,
         }
     }
 }
@@ -181,7 +209,7 @@ impl ManagedPostgres {
     ) -> Result<ManagedPostgres, PgError> {
         let bindir = find_binaries(bin_dir_override)?;
         let binaries_major = discover::server_major_version(&bindir).await?;
-        let run_as = user::RunAs::detect()?;
+        let run_as = user::RunAs::detect(options.pg_user.as_deref())?;
         let layout = cluster::Layout::prepare(data_dir)?;
         let lock = cluster::lock_data_dir(&layout)?;
         // Check before running any PostgreSQL binary, so the error names the real culprit
@@ -200,7 +228,7 @@ impl ManagedPostgres {
             },
             other => other,
         })?;
-        run_as.chown(&layout.data_dir)?;
+        run_as.chown_dir(&layout.data_dir)?;
         let (log, log_offset) = cluster::open_log(&layout)?;
 
         if layout.pgdata.exists() {
@@ -440,7 +468,8 @@ fn real_path(path: &Path) -> PathBuf {
 /// [`PgError::DataDirInUse`]. Read from the socket directory line of `postmaster.pid`; `None`
 /// when no such socket exists.
 pub fn running_cluster_url(data_dir: &Path) -> Option<String> {
-    let pid_file = std::fs::read_to_string(data_dir.join("pgdata").join("postmaster.pid")).ok()?;
+    let pid_file =
+        owned_fs::read_small(&data_dir.join("pgdata").join("postmaster.pid"), 4096).ok()?;
     // postmaster.pid lines: pid, data dir, start time, port, socket dir, listen address, ...
     let socket_dir = PathBuf::from(pid_file.lines().nth(4)?.trim());
     socket_dir
