@@ -66,7 +66,7 @@ async fn first_start_stop_and_restart_reuses_cluster() {
         .expect("first start");
     let url = pg.database_url();
     assert!(
-        url.starts_with("postgresql://rolodex@/rolodex?host=%2F"),
+        url.starts_with("postgresql://rolodex_app@/rolodex?host=%2F"),
         "{url}"
     );
     assert_eq!(query_one(&pg, "SELECT 1").await, 1);

@@ -8,14 +8,16 @@
 //!
 //! ```text
 //! rolodex.lock   flock held by the owning rolodex for its whole lifetime
-//! pgdata/        the cluster (superuser `rolodex`, UTF8, C.UTF-8, data checksums)
+//! pgdata/        the cluster (superuser `rolodex`, application role `rolodex_app`, UTF8,
+//!                C.UTF-8, data checksums)
 //! run/           socket dir, mode 0700 (a private /tmp/rolodex-* dir if this path is too long)
 //! postgres.log   initdb and server output, rotated to postgres.log.1 at start past 10 MiB
 //! ```
 //!
-//! The `rolodex` database is created over a tokio-postgres connection to the `postgres`
-//! maintenance database once the server is up (no dependency on psql or createdb), and the
-//! check runs on every start so a first start interrupted after initdb heals itself.
+//! The `rolodex` database and the role that owns it are created over a tokio-postgres
+//! connection to the `postgres` maintenance database once the server is up (no dependency on
+//! psql or createdb), and the check runs on every start so a first start interrupted after
+//! initdb heals itself, and a cluster of an older rolodex is upgraded in place (see `roles`).
 //!
 //! When started as root the cluster runs as the `postgres` system user (or `--pg-user`), which
 //! then owns the data dir; see [`user`]. Every file root still opens in that directory is
@@ -26,6 +28,8 @@ mod discover;
 mod log;
 mod owned_fs;
 mod process;
+mod roles;
+mod setup;
 mod sys;
 mod user;
 
@@ -35,11 +39,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use discover::find_binaries;
 
-/// The cluster's superuser, created by initdb. Trust auth over the private socket, so no password.
+/// The cluster's superuser, created by initdb, used only to set the cluster up (see `roles`).
+/// Trust auth over the private socket, so no password.
 const SUPERUSER: &str = "rolodex";
 /// The application database.
 const DATABASE: &str = "rolodex";
@@ -284,105 +289,16 @@ impl ManagedPostgres {
         }
     }
 
-    async fn finish_start(&self, log_file: &Path, log_offset: u64) -> Result<(), PgError> {
-        let client = self.wait_ready(log_file, log_offset).await?;
-        let exists = client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&DATABASE])
-            .await
-            .map_err(|e| PgError::Db(format!("looking for database {DATABASE}"), e))?
-            .is_some();
-        if !exists {
-            // Identifier is a constant, no quoting concerns.
-            client
-                .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
-                .await
-                .map_err(|e| PgError::Db(format!("creating database {DATABASE}"), e))?;
-            tracing::info!("created database {DATABASE}");
-        }
-        // Prove the URL we hand out really works, with the same parser diesel-async uses.
-        let (client, connection) =
-            tokio_postgres::connect(&self.database_url(), tokio_postgres::NoTls)
-                .await
-                .map_err(|e| PgError::Db(format!("connecting to {}", self.database_url()), e))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|e| PgError::Db("SELECT 1 on the rolodex database".into(), e))?;
-        Ok(())
-    }
-
-    /// Polls a connection over the socket until the server accepts it (it refuses while
-    /// starting up or replaying WAL after a crash), failing fast if the postmaster exits.
-    async fn wait_ready(
-        &self,
-        log_file: &Path,
-        log_offset: u64,
-    ) -> Result<tokio_postgres::Client, PgError> {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host_path(&self.socket_dir)
-            .port(process::PORT)
-            .user(SUPERUSER)
-            .dbname("postgres")
-            .application_name("rolodex")
-            .connect_timeout(Duration::from_secs(5));
-        let started = Instant::now();
-        let mut last_progress = started;
-        loop {
-            if let Some(status) = self.exit_status() {
-                return Err(PgError::StartFailed {
-                    message: format!(
-                        "postgres exited during startup ({status}); see {}",
-                        log_file.display()
-                    ),
-                    log_tail: cluster::log_tail(log_file, log_offset),
-                });
-            }
-            let err = match config.connect(tokio_postgres::NoTls).await {
-                Ok((client, connection)) => {
-                    tokio::spawn(async move {
-                        let _ = connection.await;
-                    });
-                    return Ok(client);
-                }
-                Err(e) => e,
-            };
-            // 57P03: "the database system is starting up" / "not yet accepting connections".
-            let recovering =
-                err.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW);
-            let limit = if recovering {
-                RECOVERY_TIMEOUT
-            } else {
-                READY_TIMEOUT
-            };
-            if started.elapsed() >= limit {
-                return Err(PgError::StartFailed {
-                    message: format!(
-                        "postgres did not accept connections within {}s (last error: {err}); \
-                         see {}",
-                        limit.as_secs(),
-                        log_file.display()
-                    ),
-                    log_tail: cluster::log_tail(log_file, log_offset),
-                });
-            }
-            if recovering && last_progress.elapsed() >= Duration::from_secs(10) {
-                last_progress = Instant::now();
-                tracing::info!(
-                    "PostgreSQL is still starting up (recovering after a crash?); waiting"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// postgres URL usable by tokio-postgres/diesel-async, connecting over the Unix socket (see
-    /// `socket_url`).
+    /// postgres URL usable by tokio-postgres/diesel-async, connecting over the Unix socket as
+    /// the application role, which owns the database and nothing else (see `roles`).
     pub fn database_url(&self) -> String {
-        socket_url(&self.socket_dir)
+        socket_url(&self.socket_dir, roles::APP_ROLE)
+    }
+
+    /// The same as the cluster's superuser: for administration that needs more than owning the
+    /// database (creating other databases, e.g. in tests). The server never uses it.
+    pub fn superuser_url(&self) -> String {
+        socket_url(&self.socket_dir, SUPERUSER)
     }
 
     pub fn postmaster_pid(&self) -> u32 {
@@ -475,15 +391,15 @@ pub fn running_cluster_url(data_dir: &Path) -> Option<String> {
     socket_dir
         .join(".s.PGSQL.5432")
         .exists()
-        .then(|| socket_url(&socket_dir))
+        .then(|| socket_url(&socket_dir, roles::APP_ROLE))
 }
 
-/// `postgresql://rolodex@/rolodex?host=<percent-encoded socket dir>`.
+/// `postgresql://<user>@/rolodex?host=<percent-encoded socket dir>`.
 ///
 /// The authority's host is deliberately empty: tokio-postgres adds every `host` it sees to a
 /// list it tries in order, so `@localhost/...?host=` would try TCP localhost:5432 (possibly some
 /// other server) before our socket.
-fn socket_url(socket_dir: &Path) -> String {
+fn socket_url(socket_dir: &Path, user: &str) -> String {
     let mut host = String::new();
     for &b in socket_dir.as_os_str().as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -492,5 +408,5 @@ fn socket_url(socket_dir: &Path) -> String {
             let _ = write!(host, "%{b:02X}");
         }
     }
-    format!("postgresql://{SUPERUSER}@/{DATABASE}?host={host}")
+    format!("postgresql://{user}@/{DATABASE}?host={host}")
 }
