@@ -70,11 +70,16 @@ async fn assert_not_superuser(app: &tokio_postgres::Client) {
 #[tokio::test]
 async fn a_new_cluster_serves_the_application_as_a_plain_owner() {
     let dir = tempfile::tempdir().unwrap();
-    let pg = ManagedPostgres::start(dir.path(), None).await.expect("start");
+    let pg = ManagedPostgres::start(dir.path(), None)
+        .await
+        .expect("start");
     let store = Store::connect(&pg.database_url(), &PoolSettings::default())
         .await
         .unwrap();
-    store.migrate().await.expect("migrations run as the application role");
+    store
+        .migrate()
+        .await
+        .expect("migrations run as the application role");
     let app = client(&pg.database_url()).await;
     assert_not_superuser(&app).await;
     let owners = owners(&client(&pg.superuser_url()).await).await;
@@ -141,7 +146,14 @@ async fn a_cluster_of_an_older_version_is_upgraded_in_place() {
     };
     let users = run(&["user", "list"]);
     assert!(users.contains("old-alice"), "{users}");
-    run(&["address-book", "create", "old-alice", "work", "--name", "Work"]);
+    run(&[
+        "address-book",
+        "create",
+        "old-alice",
+        "work",
+        "--name",
+        "Work",
+    ]);
     let exported = run(&["export", "--user", "old-alice", "--format", "vcf3"]);
     assert!(exported.contains("FN:Ada Lovelace"), "{exported}");
 

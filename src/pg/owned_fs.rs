@@ -211,14 +211,19 @@ mod tests {
         let (uid, gid) = if sys::running_as_root() {
             (65534, 65534)
         } else {
-            (sys::effective_uid(), std::fs::metadata(&tree).unwrap().gid())
+            (
+                sys::effective_uid(),
+                std::fs::metadata(&tree).unwrap().gid(),
+            )
         };
         let outside_owner = std::fs::metadata(outside.join("file")).unwrap().uid();
         chown_tree(&tree, uid, gid).unwrap();
         assert_eq!(std::fs::metadata(tree.join("a/b/file")).unwrap().uid(), uid);
         assert_eq!(std::fs::metadata(tree.join("a/b")).unwrap().uid(), uid);
         assert_eq!(
-            std::fs::symlink_metadata(tree.join("a/escape")).unwrap().uid(),
+            std::fs::symlink_metadata(tree.join("a/escape"))
+                .unwrap()
+                .uid(),
             uid
         );
         assert_eq!(

@@ -71,7 +71,12 @@ pub(crate) async fn ensure_app_role(admin: &Client, database: &str) -> Result<bo
         }
         Some(APP_ROLE) => Ok(false),
         Some(old) => {
-            tracing::info!(database, from = old, to = APP_ROLE, "handing the database to the application role");
+            tracing::info!(
+                database,
+                from = old,
+                to = APP_ROLE,
+                "handing the database to the application role"
+            );
             admin
                 .batch_execute(&format!("ALTER DATABASE {database} OWNER TO {APP_ROLE}"))
                 .await

@@ -12,7 +12,11 @@ use super::{
 };
 
 impl ManagedPostgres {
-    pub(super) async fn finish_start(&self, log_file: &Path, log_offset: u64) -> Result<(), PgError> {
+    pub(super) async fn finish_start(
+        &self,
+        log_file: &Path,
+        log_offset: u64,
+    ) -> Result<(), PgError> {
         let admin = self.wait_ready(log_file, log_offset).await?;
         roles::ensure_app_role(&admin, DATABASE).await?;
         drop(admin);

@@ -36,7 +36,10 @@ impl RunAs {
     pub(crate) fn detect(requested: Option<&str>) -> Result<RunAs, PgError> {
         if !sys::running_as_root() {
             if let Some(name) = requested {
-                tracing::debug!(pg_user = name, "not running as root: --pg-user is ignored, PostgreSQL runs as the current user");
+                tracing::debug!(
+                    pg_user = name,
+                    "not running as root: --pg-user is ignored, PostgreSQL runs as the current user"
+                );
             }
             return Ok(RunAs::CurrentUser);
         }
