@@ -78,7 +78,7 @@ async fn first_start_stop_and_restart_reuses_cluster() {
     assert_eq!(
         query_one(
             &pg,
-            "SELECT (current_user = 'rolodex' AND current_database() = 'rolodex')::int"
+            "SELECT (current_user = 'rolodex_app' AND current_database() = 'rolodex')::int"
         )
         .await,
         1

@@ -7,6 +7,7 @@ pub mod prepared;
 pub mod schema;
 pub mod tls;
 pub mod url;
+mod verify;
 
 pub use tls::{ConnectError, ConnectTarget};
 
