@@ -7,6 +7,7 @@
 //! | data directory | `--data-dir` | `ROLODEX_DATA_DIR` | `data_dir` | `./rolodex-data` |
 //! | external PostgreSQL | `--database-url` | `DATABASE_URL` | `database_url` | unset: managed |
 //! | PostgreSQL binaries | `--pg-bin` | `ROLODEX_PG_BIN` | `pg_bin` | discovered |
+//! | PostgreSQL's user (as root) | `--pg-user` | `ROLODEX_PG_USER` | `pg_user` | `postgres` |
 //! | pool size | `--db-max-connections` | `ROLODEX_DB_MAX_CONNECTIONS` | `db_max_connections` | 16 |
 //! | statement timeout (s) | `--statement-timeout` | `ROLODEX_STATEMENT_TIMEOUT` | `statement_timeout` | 30 |
 //! | request body limit (bytes) | `--max-body-bytes` | `ROLODEX_MAX_BODY_BYTES` | `max_body_bytes` | 16 MiB |
@@ -42,6 +43,9 @@ pub struct DatabaseArgs {
     /// Directory holding the PostgreSQL server binaries (initdb, postgres).
     #[arg(long, env = "ROLODEX_PG_BIN", global = true)]
     pub pg_bin: Option<PathBuf>,
+    /// Started as root: the system user the managed PostgreSQL runs as (default `postgres`).
+    #[arg(long, env = "ROLODEX_PG_USER", global = true)]
+    pub pg_user: Option<String>,
     /// Maximum pooled database connections.
     #[arg(long, env = "ROLODEX_DB_MAX_CONNECTIONS", global = true)]
     pub db_max_connections: Option<usize>,
@@ -89,6 +93,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     pg_bin: Option<PathBuf>,
+    pg_user: Option<String>,
     db_max_connections: Option<usize>,
     statement_timeout: Option<u64>,
     /// Also accepted as `[limits] max_body_bytes`.
@@ -105,6 +110,8 @@ pub enum DatabaseLocation {
     Managed {
         data_dir: PathBuf,
         pg_bin: Option<PathBuf>,
+        /// Started as root: who runs PostgreSQL (default `postgres`).
+        pg_user: Option<String>,
     },
     External {
         url: String,
@@ -209,6 +216,7 @@ impl Settings {
                     .clone()
                     .or(file.pg_bin)
                     .filter(|dir| !dir.as_os_str().is_empty()),
+                pg_user: db.pg_user.clone().or(file.pg_user),
             },
         };
         Ok(Settings {

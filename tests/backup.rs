@@ -319,7 +319,14 @@ async fn psql_opens_the_managed_cluster() {
 #[tokio::test]
 async fn backup_and_restore_with_database_url() {
     let shared = common::database_url();
-    let (client, connection) = tokio_postgres::connect(&shared, tokio_postgres::NoTls)
+    // The server's own role may not create databases; the cluster's superuser may.
+    let app_role = shared
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('@').next())
+        .unwrap()
+        .to_owned();
+    let (client, connection) = tokio_postgres::connect(&common::admin_url(), tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
@@ -331,16 +338,16 @@ async fn backup_and_restore_with_database_url() {
     let owner = format!("backup_owner_{suffix}");
     // One statement each: CREATE DATABASE cannot run in the implicit transaction of a batch.
     for statement in [
-        format!("CREATE DATABASE {source}"),
+        format!("CREATE DATABASE {source} OWNER {app_role}"),
         format!("CREATE ROLE {owner} LOGIN"),
         format!("CREATE DATABASE {target} OWNER {owner}"),
     ] {
         client.batch_execute(&statement).await.unwrap();
     }
-    // The shared cluster's URL is `postgresql://rolodex@/rolodex?host=…`: the same server,
+    // The shared cluster's URL is `postgresql://<app role>@/rolodex?host=…`: the same server,
     // another database (and for the target, its owner).
     let url_of = |name: &str| shared.replacen("/rolodex?", &format!("/{name}?"), 1);
-    let target_url = url_of(&target).replacen("rolodex@", &format!("{owner}@"), 1);
+    let target_url = url_of(&target).replacen(&format!("{app_role}@"), &format!("{owner}@"), 1);
     let work = work_dir();
     let cwd = work.path();
     let with_url = |url: &str, args: &[&str], stdin: Option<&str>| {

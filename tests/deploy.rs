@@ -48,10 +48,15 @@ fn example_config_names_every_key_and_loads() {
     let settings = example_settings();
     assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
     match &settings.database {
-        DatabaseLocation::Managed { data_dir, pg_bin } => {
+        DatabaseLocation::Managed {
+            data_dir,
+            pg_bin,
+            pg_user,
+        } => {
             assert_eq!(data_dir, &PathBuf::from("/var/lib/rolodex"));
             // An empty pg_bin means "discover", not "the current directory".
             assert_eq!(pg_bin, &None);
+            assert_eq!(pg_user.as_deref(), Some("postgres"));
         }
         other => panic!("an empty database_url must mean the managed cluster: {other:?}"),
     }

@@ -9,7 +9,8 @@ use diesel_migrations::MigrationHarness;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn migrations_go_up_down_and_up_again() {
-    let url = common::database_url();
+    // Creating a database takes more than the application role may do.
+    let url = common::admin_url();
     let name = format!("migrations_{}", uuid::Uuid::new_v4().simple());
     let mut admin = AsyncPgConnection::establish(&url).await.unwrap();
     diesel::sql_query(format!("CREATE DATABASE {name}"))

@@ -66,7 +66,7 @@ async fn first_start_stop_and_restart_reuses_cluster() {
         .expect("first start");
     let url = pg.database_url();
     assert!(
-        url.starts_with("postgresql://rolodex@/rolodex?host=%2F"),
+        url.starts_with("postgresql://rolodex_app@/rolodex?host=%2F"),
         "{url}"
     );
     assert_eq!(query_one(&pg, "SELECT 1").await, 1);
@@ -78,7 +78,7 @@ async fn first_start_stop_and_restart_reuses_cluster() {
     assert_eq!(
         query_one(
             &pg,
-            "SELECT (current_user = 'rolodex' AND current_database() = 'rolodex')::int"
+            "SELECT (current_user = 'rolodex_app' AND current_database() = 'rolodex')::int"
         )
         .await,
         1
@@ -395,6 +395,7 @@ async fn log_keeps_no_statement_text_and_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let options = rolodex::pg::ManagedOptions {
         log_max_bytes: 16 * 1024,
+        ..Default::default()
     };
     let pg = ManagedPostgres::start_with(dir.path(), None, &options)
         .await

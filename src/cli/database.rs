@@ -61,7 +61,7 @@ pub(super) struct Connection {
 
 impl Connection {
     pub(super) async fn open(settings: &Settings, mode: Mode) -> Result<Connection, DatabaseError> {
-        let (data_dir, pg_bin) = match &settings.database {
+        let (data_dir, pg_bin, pg_user) = match &settings.database {
             DatabaseLocation::External { url } => {
                 if mode == Mode::Serve {
                     tracing::info!(database = %describe_url(url), "using DATABASE_URL");
@@ -72,7 +72,11 @@ impl Connection {
                     managed: None,
                 });
             }
-            DatabaseLocation::Managed { data_dir, pg_bin } => (absolute(data_dir), pg_bin),
+            DatabaseLocation::Managed {
+                data_dir,
+                pg_bin,
+                pg_user,
+            } => (absolute(data_dir), pg_bin, pg_user),
         };
         if mode == Mode::Admin {
             match has_cluster(&data_dir) {
@@ -86,6 +90,7 @@ impl Connection {
         }
         let options = ManagedOptions {
             log_max_bytes: settings.limits.postgres_log_bytes,
+            pg_user: pg_user.clone(),
         };
         let target = format!("the managed PostgreSQL in {}", data_dir.display());
         match ManagedPostgres::start_with(&data_dir, pg_bin.as_deref(), &options).await {

@@ -1,9 +1,15 @@
-//! The database layer: the diesel schema, row types and the connection pool. Only `store` uses
-//! this module; nothing above the store sees diesel.
+//! The database layer: the diesel schema, row types, the connection pool and how connections
+//! are opened (TLS as libpq's `sslmode`, see [`tls`]). Only `store` uses this module; nothing
+//! above the store sees diesel.
 
 pub mod models;
 pub mod prepared;
 pub mod schema;
+pub mod tls;
+pub mod url;
+mod verify;
+
+pub use tls::{ConnectError, ConnectTarget};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,16 +78,17 @@ pub fn build_pool(
     settings: &PoolSettings,
     counter: QueryCounter,
 ) -> Result<PgPool, String> {
+    let target = ConnectTarget::parse(database_url).map_err(|e| e.to_string())?;
     let timeout_ms = settings.statement_timeout.as_millis();
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     // No `SELECT 1` before every checkout: a connection that failed is marked broken by diesel
     // and dropped by the pool, so the ping only cost a round trip per request.
     config.recycling_method = RecyclingMethod::Fast;
-    config.custom_setup = Box::new(move |url| {
-        let url = url.to_owned();
+    config.custom_setup = Box::new(move |_url| {
+        let target = target.clone();
         let counter = counter.clone();
         async move {
-            let mut conn = AsyncPgConnection::establish(&url).await?;
+            let mut conn = establish(&target).await?;
             conn.set_instrumentation(counter);
             diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
                 .execute(&mut conn)
@@ -101,12 +108,21 @@ pub fn build_pool(
         .map_err(|e| e.to_string())
 }
 
+/// One diesel connection over a connection opened by [`ConnectTarget::connect`] (diesel-async's
+/// own `establish` knows no TLS).
+async fn establish(target: &ConnectTarget) -> Result<AsyncPgConnection, ConnectionError> {
+    let (client, connection) = target
+        .connect()
+        .await
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
 /// Runs pending migrations on a dedicated connection and returns their names. Diesel's
 /// migration harness is synchronous, so it runs on a blocking thread.
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, String> {
-    let conn = AsyncPgConnection::establish(database_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let target = ConnectTarget::parse(database_url).map_err(|e| e.to_string())?;
+    let conn = establish(&target).await.map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || {
         let mut harness = diesel_async::async_connection_wrapper::AsyncConnectionWrapper::<
             AsyncPgConnection,

@@ -2,14 +2,15 @@
 //! marks "a live rolodex owns this directory", the postgres log file, initdb and the
 //! cluster/binaries version check, and where the Unix socket lives.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::PgError;
+use super::owned_fs;
 use super::process::PORT;
 use super::sys;
 use super::user::RunAs;
@@ -66,13 +67,8 @@ impl Layout {
 pub(crate) fn lock_data_dir(layout: &Layout) -> Result<File, PgError> {
     let path = &layout.lock_file;
     let io_err = |what: &str, e| PgError::Io(format!("{what} {}", path.display()), e);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
+    // Truncated and written below: never through a link the cluster's user planted.
+    let mut file = owned_fs::open_regular(path, owned_fs::Access::ReadWrite)
         .map_err(|e| io_err("opening", e))?;
     if !sys::try_lock_exclusive(&file).map_err(|e| io_err("locking", e))? {
         let mut text = String::new();
@@ -97,7 +93,8 @@ pub(crate) fn lock_data_dir(layout: &Layout) -> Result<File, PgError> {
 pub(crate) fn open_log(layout: &Layout) -> Result<(File, u64), PgError> {
     let path = &layout.log_file;
     let io_err = |what: &str, e| PgError::Io(format!("{what} {}", path.display()), e);
-    if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+    // lstat: a symlink's size says nothing, and rename moves the link itself, not its target.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
         std::fs::rename(path, path.with_extension("log.1")).map_err(|e| io_err("rotating", e))?;
     }
     let file = super::log::open_append(path).map_err(|e| io_err("opening", e))?;
@@ -109,7 +106,8 @@ pub(crate) fn open_log(layout: &Layout) -> Result<(File, u64), PgError> {
 pub(crate) fn log_tail(path: &Path, offset: u64) -> String {
     const MAX_BYTES: u64 = 8 * 1024;
     const MAX_LINES: usize = 30;
-    let Ok(mut file) = File::open(path) else {
+    // Shown in error messages: never the content of a file a planted link points to.
+    let Ok(mut file) = owned_fs::open_regular(path, owned_fs::Access::Read) else {
         return String::new();
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -135,7 +133,8 @@ pub(crate) async fn ensure_cluster(
 ) -> Result<bool, PgError> {
     let version_file = layout.pgdata.join("PG_VERSION");
     if version_file.exists() {
-        let cluster = std::fs::read_to_string(&version_file)
+        // Shown in the error below, so bounded and never read through a link.
+        let cluster = owned_fs::read_small(&version_file, 64)
             .map_err(|e| PgError::Io(format!("reading {}", version_file.display()), e))?
             .trim()
             .to_owned();
@@ -241,7 +240,7 @@ pub(crate) fn socket_dir(layout: &Layout, run_as: &RunAs) -> Result<(PathBuf, bo
         let dir = PathBuf::from(candidate);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {
-                run_as.chown(&dir)?;
+                run_as.chown_dir(&dir)?;
                 return Ok((dir, true));
             }
             // Reuse an existing one only if it is unmistakably ours: a real directory (not a

@@ -6,9 +6,8 @@
 //! What PostgreSQL logs is restricted too (see [`QUIET_SETTINGS`]): never a statement's text
 //! or its parameters, which hold users' contact data.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Server settings that keep contact data out of the log: errors are logged without the
@@ -27,16 +26,12 @@ pub(crate) const QUIET_SETTINGS: &[&str] = &[
 /// Longest line copied; the rest of a longer one is dropped (marked with "…").
 const MAX_LINE_BYTES: usize = 16 * 1024;
 
-/// Opens a log file for appending without following a symbolic link at its name: the data
-/// directory may belong to the unprivileged user PostgreSQL runs as, and a link planted there
-/// must not make a root rolodex write elsewhere.
+/// Opens a log file for appending without following a symbolic link at its name, and only if
+/// it is a regular file of its own: the data directory may belong to the unprivileged user
+/// PostgreSQL runs as, and a link planted there must not make a root rolodex write elsewhere
+/// (see `owned_fs`).
 pub(crate) fn open_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    super::owned_fs::open_regular(path, super::owned_fs::Access::Append)
 }
 
 /// Appends lines to a file, rotating it at a size.
@@ -51,6 +46,8 @@ impl RotatingLog {
     fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
         if self.written + line.len() as u64 > self.max_bytes && self.written > 0 {
             self.file.flush()?;
+            // rename(2) replaces whatever is at the new name (a planted symlink included)
+            // without following it.
             std::fs::rename(&self.path, self.path.with_extension("log.1"))?;
             self.file = open_append(&self.path)?;
             self.written = 0;

@@ -8,22 +8,28 @@
 //!
 //! ```text
 //! rolodex.lock   flock held by the owning rolodex for its whole lifetime
-//! pgdata/        the cluster (superuser `rolodex`, UTF8, C.UTF-8, data checksums)
+//! pgdata/        the cluster (superuser `rolodex`, application role `rolodex_app`, UTF8,
+//!                C.UTF-8, data checksums)
 //! run/           socket dir, mode 0700 (a private /tmp/rolodex-* dir if this path is too long)
 //! postgres.log   initdb and server output, rotated to postgres.log.1 at start past 10 MiB
 //! ```
 //!
-//! The `rolodex` database is created over a tokio-postgres connection to the `postgres`
-//! maintenance database once the server is up (no dependency on psql or createdb), and the
-//! check runs on every start so a first start interrupted after initdb heals itself.
+//! The `rolodex` database and the role that owns it are created over a tokio-postgres
+//! connection to the `postgres` maintenance database once the server is up (no dependency on
+//! psql or createdb), and the check runs on every start so a first start interrupted after
+//! initdb heals itself, and a cluster of an older rolodex is upgraded in place (see `roles`).
 //!
-//! When started as root the cluster runs as the `postgres` system user (else `nobody`), which
-//! then owns the data dir; see [`user`].
+//! When started as root the cluster runs as the `postgres` system user (or `--pg-user`), which
+//! then owns the data dir; see [`user`]. Every file root still opens in that directory is
+//! opened without following links; see [`owned_fs`].
 
 mod cluster;
 mod discover;
 mod log;
+mod owned_fs;
 mod process;
+mod roles;
+mod setup;
 mod sys;
 pub mod tools;
 mod user;
@@ -34,11 +40,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use discover::find_binaries;
 
-/// The cluster's superuser, created by initdb. Trust auth over the private socket, so no password.
+/// The cluster's superuser, created by initdb, used only to set the cluster up (see `roles`).
+/// Trust auth over the private socket, so no password.
 const SUPERUSER: &str = "rolodex";
 /// The application database.
 const DATABASE: &str = "rolodex";
@@ -99,6 +106,19 @@ pub enum PgError {
         bindir: PathBuf,
     },
 
+    /// Running as root, and the user PostgreSQL would run as cannot be used.
+    #[error(
+        "rolodex runs as root and PostgreSQL refuses to, so the cluster must run as an \
+         unprivileged user; user `{name}`{} {reason}. {}",
+        if *.explicit { " (from --pg-user, ROLODEX_PG_USER or pg_user)" } else { "" },
+        run_as_hint(*.explicit)
+    )]
+    RunAsUser {
+        name: String,
+        explicit: bool,
+        reason: String,
+    },
+
     #[error("{message}{}", tail_suffix(.log_tail))]
     StartFailed { message: String, log_tail: String },
 
@@ -111,6 +131,16 @@ pub enum PgError {
 
     #[error("{0}: {1}")]
     Db(String, tokio_postgres::Error),
+}
+
+fn run_as_hint(explicit: bool) -> &'static str {
+    if explicit {
+        "Name a dedicated system user that exists, or run rolodex as an unprivileged user."
+    } else {
+        "Install PostgreSQL's server package (it creates `postgres`), create a dedicated \
+         system user (`useradd --system rolodex`) and pass `--pg-user rolodex` (or set \
+         ROLODEX_PG_USER / pg_user), or run rolodex as an unprivileged user."
+    }
 }
 
 fn tail_suffix(tail: &str) -> String {
@@ -126,12 +156,15 @@ fn tail_suffix(tail: &str) -> String {
 pub struct ManagedOptions {
     /// Size at which `postgres.log` is rotated to `postgres.log.1`.
     pub log_max_bytes: u64,
+    /// The system user the cluster runs as when rolodex is root (default `postgres`).
+    pub pg_user: Option<String>,
 }
 
 impl Default for ManagedOptions {
     fn default() -> Self {
         ManagedOptions {
             log_max_bytes: crate::limits::Limits::default().postgres_log_bytes,
+            pg_user: None,
         }
     }
 }
@@ -182,7 +215,7 @@ impl ManagedPostgres {
     ) -> Result<ManagedPostgres, PgError> {
         let bindir = find_binaries(bin_dir_override)?;
         let binaries_major = discover::server_major_version(&bindir).await?;
-        let run_as = user::RunAs::detect()?;
+        let run_as = user::RunAs::detect(options.pg_user.as_deref())?;
         let layout = cluster::Layout::prepare(data_dir)?;
         let lock = cluster::lock_data_dir(&layout)?;
         // Check before running any PostgreSQL binary, so the error names the real culprit
@@ -201,7 +234,7 @@ impl ManagedPostgres {
             },
             other => other,
         })?;
-        run_as.chown(&layout.data_dir)?;
+        run_as.chown_dir(&layout.data_dir)?;
         let (log, log_offset) = cluster::open_log(&layout)?;
 
         if layout.pgdata.exists() {
@@ -257,105 +290,16 @@ impl ManagedPostgres {
         }
     }
 
-    async fn finish_start(&self, log_file: &Path, log_offset: u64) -> Result<(), PgError> {
-        let client = self.wait_ready(log_file, log_offset).await?;
-        let exists = client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&DATABASE])
-            .await
-            .map_err(|e| PgError::Db(format!("looking for database {DATABASE}"), e))?
-            .is_some();
-        if !exists {
-            // Identifier is a constant, no quoting concerns.
-            client
-                .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
-                .await
-                .map_err(|e| PgError::Db(format!("creating database {DATABASE}"), e))?;
-            tracing::info!("created database {DATABASE}");
-        }
-        // Prove the URL we hand out really works, with the same parser diesel-async uses.
-        let (client, connection) =
-            tokio_postgres::connect(&self.database_url(), tokio_postgres::NoTls)
-                .await
-                .map_err(|e| PgError::Db(format!("connecting to {}", self.database_url()), e))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|e| PgError::Db("SELECT 1 on the rolodex database".into(), e))?;
-        Ok(())
-    }
-
-    /// Polls a connection over the socket until the server accepts it (it refuses while
-    /// starting up or replaying WAL after a crash), failing fast if the postmaster exits.
-    async fn wait_ready(
-        &self,
-        log_file: &Path,
-        log_offset: u64,
-    ) -> Result<tokio_postgres::Client, PgError> {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host_path(&self.socket_dir)
-            .port(process::PORT)
-            .user(SUPERUSER)
-            .dbname("postgres")
-            .application_name("rolodex")
-            .connect_timeout(Duration::from_secs(5));
-        let started = Instant::now();
-        let mut last_progress = started;
-        loop {
-            if let Some(status) = self.exit_status() {
-                return Err(PgError::StartFailed {
-                    message: format!(
-                        "postgres exited during startup ({status}); see {}",
-                        log_file.display()
-                    ),
-                    log_tail: cluster::log_tail(log_file, log_offset),
-                });
-            }
-            let err = match config.connect(tokio_postgres::NoTls).await {
-                Ok((client, connection)) => {
-                    tokio::spawn(async move {
-                        let _ = connection.await;
-                    });
-                    return Ok(client);
-                }
-                Err(e) => e,
-            };
-            // 57P03: "the database system is starting up" / "not yet accepting connections".
-            let recovering =
-                err.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW);
-            let limit = if recovering {
-                RECOVERY_TIMEOUT
-            } else {
-                READY_TIMEOUT
-            };
-            if started.elapsed() >= limit {
-                return Err(PgError::StartFailed {
-                    message: format!(
-                        "postgres did not accept connections within {}s (last error: {err}); \
-                         see {}",
-                        limit.as_secs(),
-                        log_file.display()
-                    ),
-                    log_tail: cluster::log_tail(log_file, log_offset),
-                });
-            }
-            if recovering && last_progress.elapsed() >= Duration::from_secs(10) {
-                last_progress = Instant::now();
-                tracing::info!(
-                    "PostgreSQL is still starting up (recovering after a crash?); waiting"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// postgres URL usable by tokio-postgres/diesel-async, connecting over the Unix socket (see
-    /// `socket_url`).
+    /// postgres URL usable by tokio-postgres/diesel-async, connecting over the Unix socket as
+    /// the application role, which owns the database and nothing else (see `roles`).
     pub fn database_url(&self) -> String {
-        socket_url(&self.socket_dir)
+        socket_url(&self.socket_dir, roles::APP_ROLE)
+    }
+
+    /// The same as the cluster's superuser: for administration that needs more than owning the
+    /// database (creating other databases, e.g. in tests). The server never uses it.
+    pub fn superuser_url(&self) -> String {
+        socket_url(&self.socket_dir, SUPERUSER)
     }
 
     pub fn postmaster_pid(&self) -> u32 {
@@ -458,21 +402,22 @@ pub fn has_cluster(data_dir: &Path) -> std::io::Result<bool> {
 /// [`PgError::DataDirInUse`]. Read from the socket directory line of `postmaster.pid`; `None`
 /// when no such socket exists.
 pub fn running_cluster_url(data_dir: &Path) -> Option<String> {
-    let pid_file = std::fs::read_to_string(data_dir.join("pgdata").join("postmaster.pid")).ok()?;
+    let pid_file =
+        owned_fs::read_small(&data_dir.join("pgdata").join("postmaster.pid"), 4096).ok()?;
     // postmaster.pid lines: pid, data dir, start time, port, socket dir, listen address, ...
     let socket_dir = PathBuf::from(pid_file.lines().nth(4)?.trim());
     socket_dir
         .join(".s.PGSQL.5432")
         .exists()
-        .then(|| socket_url(&socket_dir))
+        .then(|| socket_url(&socket_dir, roles::APP_ROLE))
 }
 
-/// `postgresql://rolodex@/rolodex?host=<percent-encoded socket dir>`.
+/// `postgresql://<user>@/rolodex?host=<percent-encoded socket dir>`.
 ///
 /// The authority's host is deliberately empty: tokio-postgres adds every `host` it sees to a
 /// list it tries in order, so `@localhost/...?host=` would try TCP localhost:5432 (possibly some
 /// other server) before our socket.
-fn socket_url(socket_dir: &Path) -> String {
+fn socket_url(socket_dir: &Path, user: &str) -> String {
     let mut host = String::new();
     for &b in socket_dir.as_os_str().as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -481,5 +426,5 @@ fn socket_url(socket_dir: &Path) -> String {
             let _ = write!(host, "%{b:02X}");
         }
     }
-    format!("postgresql://{SUPERUSER}@/{DATABASE}?host={host}")
+    format!("postgresql://{user}@/{DATABASE}?host={host}")
 }

@@ -234,7 +234,8 @@ fn kill_stragglers(pgdata: &Path) -> Vec<u32> {
 
 /// First line of `postmaster.pid`: the postmaster's pid.
 fn recorded_postmaster_pid(pid_file: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(pid_file).ok()?;
+    // Written by the cluster's user: not followed if it is a link, and never more than a page.
+    let text = super::owned_fs::read_small(pid_file, 4096).ok()?;
     text.lines().next()?.trim().parse().ok()
 }
 

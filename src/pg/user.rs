@@ -1,19 +1,27 @@
 //! Which OS user runs the cluster. PostgreSQL refuses to run as root, so a root rolodex runs
-//! initdb and postgres as an unprivileged system user (`postgres` if it exists, else `nobody`),
-//! hands it ownership of the data dir, and checks up front that it can reach that dir.
+//! initdb and postgres as an unprivileged system user: `postgres` (created by Debian's
+//! postgresql package) or the one named by `--pg-user` / `ROLODEX_PG_USER` / `pg_user`. It
+//! hands that user the data dir and checks up front that it can reach it.
+//!
+//! There is deliberately no fallback to `nobody`: that account is shared by every daemon that
+//! drops privileges to it (and by NFS's root squashing), so any of them could then read the
+//! cluster's files and connect to its superuser socket.
 
-use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::PgError;
+use super::owned_fs;
 use super::sys::{self, UserEntry};
 
-/// Candidate users when started as root, in order of preference. Debian's postgresql package
-/// creates `postgres`; `nobody` exists everywhere.
-const UNPRIVILEGED_USERS: [&str; 2] = ["postgres", "nobody"];
+/// The user a root rolodex runs PostgreSQL as unless told otherwise.
+pub const DEFAULT_PG_USER: &str = "postgres";
+
+/// Accounts never used for the cluster, even when named: root (PostgreSQL refuses it) and the
+/// shared `nobody`.
+const REFUSED_USERS: [&str; 2] = ["root", "nobody"];
 
 #[derive(Debug)]
 pub(crate) enum RunAs {
@@ -24,26 +32,41 @@ pub(crate) enum RunAs {
 }
 
 impl RunAs {
-    pub(crate) fn detect() -> Result<RunAs, PgError> {
+    /// `requested` is `--pg-user`; it only matters when running as root.
+    pub(crate) fn detect(requested: Option<&str>) -> Result<RunAs, PgError> {
         if !sys::running_as_root() {
+            if let Some(name) = requested {
+                tracing::debug!(
+                    pg_user = name,
+                    "not running as root: --pg-user is ignored, PostgreSQL runs as the current user"
+                );
+            }
             return Ok(RunAs::CurrentUser);
         }
-        for name in UNPRIVILEGED_USERS {
-            let entry = sys::lookup_user(name)
-                .map_err(|e| PgError::Io(format!("looking up user {name:?}"), e))?;
-            if let Some(user) = entry.filter(|u| u.uid != 0) {
+        let name = requested.unwrap_or(DEFAULT_PG_USER);
+        let explicit = requested.is_some();
+        let refused = |reason: &str| PgError::RunAsUser {
+            name: name.to_owned(),
+            explicit,
+            reason: reason.to_owned(),
+        };
+        if REFUSED_USERS.contains(&name) {
+            return Err(refused(
+                "is not a dedicated account (root is refused by PostgreSQL; `nobody` is shared \
+                 by other daemons, which could then reach the cluster)",
+            ));
+        }
+        let entry = sys::lookup_user(name)
+            .map_err(|e| PgError::Io(format!("looking up user {name:?}"), e))?;
+        match entry {
+            None => Err(refused("does not exist")),
+            Some(user) if user.uid == 0 => Err(refused("has uid 0, i.e. is root")),
+            Some(user) => {
                 let groups = sys::group_ids(&user.name, user.gid);
                 tracing::debug!(user = %user.name, uid = user.uid, "running as root; PostgreSQL will run as an unprivileged user");
-                return Ok(RunAs::Unprivileged { user, groups });
+                Ok(RunAs::Unprivileged { user, groups })
             }
         }
-        Err(PgError::StartFailed {
-            message: "running as root, but neither a `postgres` nor a `nobody` user exists to run \
-                      PostgreSQL as (it refuses to run as root); create a `postgres` system user \
-                      or run rolodex as an unprivileged user"
-                .to_owned(),
-            log_tail: String::new(),
-        })
     }
 
     /// Applies the user switch to a command about to run a PostgreSQL binary.
@@ -71,14 +94,13 @@ impl RunAs {
         }
     }
 
-    /// Gives one path (not following symlinks) to the run-as user. No-op when not root.
-    pub(crate) fn chown(&self, path: &Path) -> Result<(), PgError> {
+    /// Gives one directory to the run-as user, through a descriptor opened without following
+    /// a symlink at its name. No-op when not root.
+    pub(crate) fn chown_dir(&self, path: &Path) -> Result<(), PgError> {
         match self {
             RunAs::CurrentUser => Ok(()),
-            RunAs::Unprivileged { user, .. } => {
-                std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
-                    .map_err(|e| PgError::Io(format!("chown {}", path.display()), e))
-            }
+            RunAs::Unprivileged { user, .. } => owned_fs::chown_dir(path, user.uid, user.gid)
+                .map_err(|e| PgError::Io(format!("chown {}", path.display()), e)),
         }
     }
 
@@ -95,23 +117,8 @@ impl RunAs {
             return Ok(());
         }
         tracing::info!(path = %root.display(), user = %user.name, "changing ownership of the PostgreSQL cluster");
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(path) = stack.pop() {
-            self.chown(&path)?;
-            let meta = std::fs::symlink_metadata(&path)
-                .map_err(|e| PgError::Io(format!("stat {}", path.display()), e))?;
-            // Never follow symlinks (pg_wal / tablespaces may point elsewhere on purpose).
-            if meta.is_dir() {
-                let entries = std::fs::read_dir(&path)
-                    .map_err(|e| PgError::Io(format!("reading {}", path.display()), e))?;
-                for entry in entries {
-                    let entry =
-                        entry.map_err(|e| PgError::Io(format!("reading {}", path.display()), e))?;
-                    stack.push(entry.path());
-                }
-            }
-        }
-        Ok(())
+        owned_fs::chown_tree(root, user.uid, user.gid)
+            .map_err(|e| PgError::Io(format!("changing the owner of {}", root.display()), e))
     }
 
     /// Checks that the run-as user can traverse every ancestor of `path` (and, if
@@ -147,26 +154,15 @@ impl RunAs {
         Ok(())
     }
 
-    /// Creates (if needed) a private directory for this user: mode 0700, owned by the run-as user.
+    /// Creates (if needed) a private directory for this user: mode 0700, owned by the run-as
+    /// user (chmod and chown through the descriptor, see `owned_fs`).
     pub(crate) fn private_dir(&self, dir: &Path) -> Result<(), PgError> {
-        use std::os::unix::fs::DirBuilderExt;
-        let io_err = |what: &str, e: io::Error| PgError::Io(format!("{what} {}", dir.display()), e);
-        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_err("creating", e)),
-        }
-        // An attacker-planted symlink must not make us chmod/chown something else.
-        let meta = std::fs::symlink_metadata(dir).map_err(|e| io_err("stat", e))?;
-        if !meta.is_dir() {
-            return Err(io_err(
-                "expected a directory at",
-                io::Error::new(io::ErrorKind::AlreadyExists, "not a directory"),
-            ));
-        }
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| io_err("chmod", e))?;
-        self.chown(dir)
+        let (uid, gid) = match self {
+            RunAs::CurrentUser => (sys::effective_uid(), None),
+            RunAs::Unprivileged { user, .. } => (user.uid, Some(user.gid)),
+        };
+        owned_fs::private_dir(dir, uid, gid)
+            .map_err(|e| PgError::Io(format!("preparing directory {}", dir.display()), e))
     }
 
     /// The uid PostgreSQL runs as.

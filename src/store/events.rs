@@ -82,9 +82,9 @@ fn hub_dropped(sender: &broadcast::Sender<ChangeEvent>) -> bool {
 }
 
 async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<(), String> {
-    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
+    // The same TLS settings as the pool (sslmode, sslrootcert).
+    let target = crate::db::ConnectTarget::parse(url).map_err(|e| e.to_string())?;
+    let (client, mut connection) = target.connect().await.map_err(|e| e.to_string())?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!("LISTEN {CHANGE_CHANNEL}");
     let listen = client.batch_execute(&statement);

@@ -11,6 +11,8 @@ use rolodex::store::{Principal, Store};
 
 struct Shared {
     url: String,
+    /// The managed cluster's superuser URL (the same as `url` with DATABASE_URL).
+    admin_url: String,
     // Kept alive for the whole process; stopped by the atexit hook below.
     managed: Option<ManagedPostgres>,
     _dir: Option<tempfile::TempDir>,
@@ -63,8 +65,12 @@ fn shared() -> &'static Shared {
                     .await
                     .expect("connect");
                 store.migrate().await.expect("migrate");
+                let admin_url = managed
+                    .as_ref()
+                    .map_or_else(|| url.clone(), ManagedPostgres::superuser_url);
                 Shared {
                     url,
+                    admin_url,
                     managed,
                     _dir: dir,
                 }
@@ -78,6 +84,12 @@ fn shared() -> &'static Shared {
 /// The database URL of the shared test cluster.
 pub fn database_url() -> String {
     shared().url.clone()
+}
+
+/// A URL that may create databases: the managed cluster's superuser (the server itself
+/// connects as an application role that cannot).
+pub fn admin_url() -> String {
+    shared().admin_url.clone()
 }
 
 /// A store with its own small pool on the shared, migrated database.
