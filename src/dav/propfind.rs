@@ -1,4 +1,5 @@
-//! PROPFIND (RFC 4918 9.1) on every resource, Depth 0 and 1. Listing a book reads only card
+//! PROPFIND (RFC 4918 9.1) on every resource, Depth 0 and 1 (`infinity` is refused with
+//! `DAV:propfind-finite-depth`). Listing a book reads only card
 //! metadata (href, ETag, size, date) in one query: no card text, no vCard parsing.
 
 use axum::body::Body;
@@ -15,7 +16,11 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
     let props = request::propfind(root.as_ref())?;
     ctx.check_properties(&props)?;
     let selection = &props.selection;
-    let depth = ctx.depth(Depth::One);
+    // A card has no members: its depth does not matter, `infinity` included.
+    let depth = match target {
+        Target::Card { .. } => Depth::Zero,
+        _ => ctx.finite_depth(Depth::One)?,
+    };
     let prop_ctx = ctx.prop_context();
     let user = ctx.user();
     let mut ms = Multistatus::new(ctx.minimal());

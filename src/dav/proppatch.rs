@@ -13,8 +13,9 @@ use super::paths::{self, Target};
 use super::props::{Resource, settable};
 use super::xml::names::{CARDDAV, DAV, Known, QName};
 use super::xml::request;
+use super::xml::tree::Element;
 use super::xml::write::Multistatus;
-use super::{Ctx, DavError, error, multistatus};
+use super::{Ctx, DavError, error, multistatus, xml};
 use crate::store::AddressBook;
 
 pub async fn proppatch(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
@@ -115,6 +116,48 @@ fn valid_slug(slug: &str) -> bool {
         && slug.as_bytes()[0].is_ascii_alphanumeric()
 }
 
+/// The body of a MKCOL: none, or an extended-MKCOL XML document (RFC 5689). A body of another
+/// media type, or one that is no XML at all, is 415 (RFC 4918 9.3.1: the server does not
+/// understand the body); XML that is malformed or refused (a DOCTYPE) stays a 400.
+async fn mkcol_body(ctx: &Ctx, body: Body) -> Result<Option<Element>, DavError> {
+    let media = ctx.headers.get(axum::http::header::CONTENT_TYPE).map(|v| {
+        v.to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+    });
+    let declared_xml = media.map(|m| {
+        let m = m.to_ascii_lowercase();
+        m == "application/xml" || m == "text/xml" || m.ends_with("+xml")
+    });
+    let bytes = ctx.body(body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let unsupported = |what: &str| {
+        DavError::Status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("MKCOL takes no body or an extended-MKCOL XML body (RFC 5689), not {what}"),
+        )
+    };
+    if declared_xml == Some(false) {
+        return Err(unsupported(&format!("{:?}", media.unwrap_or_default())));
+    }
+    // Without a Content-Type, a body that does not even start like markup is not XML.
+    let looks_like_markup = bytes
+        .strip_prefix("\u{feff}".as_bytes())
+        .unwrap_or(&bytes)
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        == Some(&b'<');
+    if declared_xml.is_none() && !looks_like_markup {
+        return Err(unsupported("a body that is not XML"));
+    }
+    Ok(Some(xml::tree::parse(&bytes)?))
+}
+
 /// MKCOL in the home creates an address book; plain MKCOL (no body) does too, since a home
 /// holds nothing else.
 pub async fn mkcol(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
@@ -127,9 +170,8 @@ pub async fn mkcol(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, D
         }
         _ => return Err(DavError::MethodNotAllowed(error::ALLOW_COLLECTION)),
     };
-    let root = ctx.xml_body(body).await?;
-    let ops = match &root {
-        Some(root) => request::mkcol(root)?,
+    let ops = match mkcol_body(ctx, body).await? {
+        Some(root) => request::mkcol(&root)?,
         None => Vec::new(),
     };
     let mut display_name = None;
