@@ -9,8 +9,8 @@ use super::paths;
 use super::xml::names::Known;
 use super::xml::request::{PropSelection, RequestedProp};
 use super::xml::write::{
-    ADDRESS_DATA_TYPES, ADDRESSBOOK_REPORTS, Multistatus, OWNER_PRIVILEGES, READ_PRIVILEGES,
-    Response,
+    ADDRESS_DATA_TYPES, ADDRESSBOOK_REPORTS, CARD_REPORTS, Multistatus, OWNER_PRIVILEGES,
+    READ_PRIVILEGES, Response,
 };
 use crate::domain::etag;
 use crate::domain::vcard::RenderVersion;
@@ -218,6 +218,7 @@ fn write_value(
             out.text(&name, &sync_token(book))
         }
         (Known::SupportedReportSet, Resource::Book(_)) => out.raw(&name, ADDRESSBOOK_REPORTS),
+        (Known::SupportedReportSet, Resource::Card { .. }) => out.raw(&name, CARD_REPORTS),
         (Known::SupportedReportSet, _) => out.empty(&name),
         (Known::SupportedAddressData, Resource::Book(_)) => out.raw(&name, ADDRESS_DATA_TYPES),
         (Known::MaxResourceSize, Resource::Book(_)) => out.number(

@@ -358,6 +358,13 @@ fn comment_into(out: &mut String, text: &str) {
 }
 
 /// `<d:supported-report-set>` content for an address book.
+/// `<d:supported-report-set>` of a card: the two CardDAV reports, applied to the card itself
+/// (RFC 6352 3, 8.6, 8.7).
+pub const CARD_REPORTS: &str = concat!(
+    "<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>",
+    "<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>"
+);
+
 pub const ADDRESSBOOK_REPORTS: &str = concat!(
     "<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>",
     "<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>",
