@@ -20,6 +20,7 @@ mod import;
 mod lookup;
 mod merge;
 mod projection;
+mod properties;
 mod query;
 mod reads;
 mod reindex;
@@ -47,6 +48,7 @@ pub use export::ExportFormat;
 pub use groups::GroupSummary;
 pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard};
 pub use lookup::ContactLookup;
+pub use properties::{DeadProperty, PatchOutcome, PropertyOwner, PropertyPatch};
 pub use query::{
     ContactFilter, ContactOrder, ContactOrderField, ContactWindow, MatchingContacts, search_words,
 };
