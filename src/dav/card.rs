@@ -268,7 +268,7 @@ fn not_modified_response(quoted_etag: &str, modified: &DateTime<Utc>) -> Respons
 
 /// Resource names are stored decoded; a `/` would turn into a path separator for clients
 /// that re-encode it, and control characters have no business in a URL.
-fn check_name(name: &str) -> Result<(), DavError> {
+pub(super) fn check_name(name: &str) -> Result<(), DavError> {
     if name.len() > MAX_NAME_BYTES {
         return Err(DavError::bad_request(format!(
             "resource names are at most {MAX_NAME_BYTES} bytes"

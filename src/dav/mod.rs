@@ -8,8 +8,9 @@
 //! - [`error`]: [`DavError`] and THE mapping from `StoreError` to HTTP;
 //! - [`props`]: property values of each kind of resource;
 //! - [`negotiate`]: vCard 3.0/4.0 negotiation and Apple client detection;
-//! - [`propfind`], [`proppatch`] (+ MKCOL), [`card`] (GET/HEAD/PUT/DELETE), [`report`]
-//!   (multiget, sync-collection), [`query`] (addressbook-query and its filter): the methods.
+//! - [`propfind`], [`proppatch`] (+ MKCOL), [`card`] (GET/HEAD/PUT/DELETE), [`transfer`]
+//!   (COPY/MOVE), [`report`] (multiget, sync-collection), [`query`] (addressbook-query and its
+//!   filter): the methods.
 //!
 //! Every request is authenticated (HTTP Basic with the account or an app password) except
 //! the `/.well-known/carddav` redirect and OPTIONS on the DAV root, which reveal nothing.
@@ -25,6 +26,7 @@ pub mod proppatch;
 pub mod props;
 pub mod query;
 pub mod report;
+pub mod transfer;
 pub mod xml;
 
 use axum::Router;
@@ -116,6 +118,8 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, DavErro
         "HEAD" => card::get(&ctx, &target, true).await,
         "PUT" => card::put(&ctx, &target, body).await,
         "DELETE" => card::delete(&ctx, &target).await,
+        "COPY" => transfer::handle(&ctx, &target, crate::store::TransferKind::Copy).await,
+        "MOVE" => transfer::handle(&ctx, &target, crate::store::TransferKind::Move).await,
         _ => Err(DavError::MethodNotAllowed(allow_for(&target))),
     }
 }

@@ -24,6 +24,7 @@ mod properties;
 mod query;
 mod reads;
 mod reindex;
+mod transfer;
 mod writes;
 
 use std::fmt;
@@ -53,6 +54,7 @@ pub use query::{
     ContactFilter, ContactOrder, ContactOrderField, ContactWindow, MatchingContacts, search_words,
 };
 pub use reads::{ContactListQuery, Page};
+pub use transfer::{CardAt, TransferKind, TransferOutcome};
 pub use writes::{Precondition, PutOutcome};
 
 /// PostgreSQL channel on which every committed change is announced (payload: JSON with

@@ -62,7 +62,9 @@ pub enum PatchOutcome {
     Applied,
     /// Nothing was changed: the resource would hold more than `limit` bytes of dead
     /// properties (RFC 4918 9.2.1: 507 Insufficient Storage).
-    TooLarge { limit: usize },
+    TooLarge {
+        limit: usize,
+    },
 }
 
 #[derive(diesel::QueryableByName)]
@@ -102,16 +104,14 @@ impl Store {
                     .load(&mut conn)
                     .await?
             }
-            PropertyOwner::Card(href) => {
-                Prepared::new(CARD_PROPERTIES_SQL)
-                    .bind::<BigInt, _>(book)
-                    .bind::<Nullable<Text>, _>(Some(href))
-                    .load::<RowByName>(&mut conn)
-                    .await?
-                    .into_iter()
-                    .map(RowByName::into_row)
-                    .collect()
-            }
+            PropertyOwner::Card(href) => Prepared::new(CARD_PROPERTIES_SQL)
+                .bind::<BigInt, _>(book)
+                .bind::<Nullable<Text>, _>(Some(href))
+                .load::<RowByName>(&mut conn)
+                .await?
+                .into_iter()
+                .map(RowByName::into_row)
+                .collect(),
         };
         Ok(rows.into_iter().map(property).collect())
     }
@@ -300,13 +300,12 @@ async fn lock_book(
     principal: &Principal,
     address_book_id: i64,
 ) -> StoreResult<()> {
-    let found: Vec<Owned> = Prepared::new(
-        "SELECT id FROM address_books WHERE id = $1 AND user_id = $2 FOR UPDATE",
-    )
-    .bind::<BigInt, _>(address_book_id)
-    .bind::<BigInt, _>(principal.user_id)
-    .load(conn)
-    .await?;
+    let found: Vec<Owned> =
+        Prepared::new("SELECT id FROM address_books WHERE id = $1 AND user_id = $2 FOR UPDATE")
+            .bind::<BigInt, _>(address_book_id)
+            .bind::<BigInt, _>(principal.user_id)
+            .load(conn)
+            .await?;
     match found.as_slice() {
         [book] if book.id == address_book_id => Ok(()),
         _ => Err(StoreError::NotFound),
@@ -347,22 +346,45 @@ pub(super) async fn delete_for_cards(
     Ok(())
 }
 
-/// Copies the dead properties of card `from` to card `to` in book `to_book` (COPY and MOVE,
-/// RFC 4918 9.8.2: dead properties are duplicated with the resource).
-pub(super) async fn copy_for_card(
+/// The dead properties of one card (read before a COPY or MOVE writes its destination).
+pub(super) async fn of_card(
     conn: &mut AsyncPgConnection,
-    from: i64,
-    to: i64,
-    to_book: i64,
+    contact_id: i64,
+) -> StoreResult<Vec<DeadProperty>> {
+    let rows: Vec<Row> = dead_properties::table
+        .filter(dead_properties::contact_id.eq(contact_id))
+        .select(columns())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(property).collect())
+}
+
+/// Gives card `contact_id` of book `address_book_id` these dead properties (COPY and MOVE,
+/// RFC 4918 9.8.2 and 9.9.1: dead properties are duplicated with the resource).
+pub(super) async fn insert_for_card(
+    conn: &mut AsyncPgConnection,
+    address_book_id: i64,
+    contact_id: i64,
+    properties: &[DeadProperty],
 ) -> StoreResult<()> {
-    Prepared::new(
-        "INSERT INTO dead_properties (address_book_id, contact_id, namespace, name, xml) \
-         SELECT $3, $2, namespace, name, xml FROM dead_properties WHERE contact_id = $1",
-    )
-    .bind::<BigInt, _>(from)
-    .bind::<BigInt, _>(to)
-    .bind::<BigInt, _>(to_book)
-    .execute(conn)
-    .await?;
+    if properties.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = properties
+        .iter()
+        .map(|p| {
+            (
+                dead_properties::address_book_id.eq(address_book_id),
+                dead_properties::contact_id.eq(Some(contact_id)),
+                dead_properties::namespace.eq(p.namespace.as_str()),
+                dead_properties::name.eq(p.name.as_str()),
+                dead_properties::xml.eq(p.xml.as_str()),
+            )
+        })
+        .collect();
+    diesel::insert_into(dead_properties::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -508,7 +508,7 @@ pub(super) async fn tombstone(
 
 /// A write that hit `contacts_live_href_idx` or `contacts_live_uid_idx`: another transaction
 /// created the same resource or UID concurrently.
-fn is_unique_violation(error: &StoreError) -> bool {
+pub(super) fn is_unique_violation(error: &StoreError) -> bool {
     matches!(
         error,
         StoreError::Database(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
