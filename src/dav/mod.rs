@@ -8,7 +8,7 @@
 //! - [`error`]: [`DavError`] and THE mapping from `StoreError` to HTTP;
 //! - [`props`]: property values of each kind of resource;
 //! - [`negotiate`]: vCard 3.0/4.0 negotiation and Apple client detection;
-//! - [`propfind`], [`proppatch`] (+ MKCOL), [`card`] (GET/HEAD/PUT/DELETE), [`transfer`]
+//! - [`propfind`], [`proppatch`], [`mkcol`], [`card`] (GET/HEAD/PUT/DELETE), [`transfer`]
 //!   (COPY/MOVE), [`report`] (multiget, sync-collection), [`query`] (addressbook-query and its
 //!   filter): the methods.
 //!
@@ -19,6 +19,7 @@
 pub mod card;
 pub mod error;
 pub mod listing;
+pub mod mkcol;
 pub mod negotiate;
 pub mod paths;
 pub mod propfind;
@@ -112,7 +113,7 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, DavErro
         "OPTIONS" => Ok(options(allow_for(&target))),
         "PROPFIND" => propfind::handle(&ctx, &target, body).await,
         "PROPPATCH" => proppatch::proppatch(&ctx, &target, body).await,
-        "MKCOL" => proppatch::mkcol(&ctx, &target, body).await,
+        "MKCOL" => mkcol::mkcol(&ctx, &target, body).await,
         "REPORT" => report::handle(&ctx, &target, body).await,
         "GET" => card::get(&ctx, &target, false).await,
         "HEAD" => card::get(&ctx, &target, true).await,

@@ -5,9 +5,11 @@
 //! - [`tree`]: a defensive reader (no DTDs, bounded depth and size) into an element tree;
 //! - [`request`]: PROPFIND / PROPPATCH / MKCOL / REPORT bodies as typed requests;
 //! - [`filter`]: the addressbook-query filter inside a REPORT;
+//! - [`dead`]: PROPPATCH property elements kept verbatim as dead properties;
 //! - [`write`]: multistatus and `DAV:error` bodies;
 //! - `fuzz` (tests only): property-based fuzzing of all of the above.
 
+pub mod dead;
 pub mod filter;
 #[cfg(test)]
 mod fuzz;

@@ -243,6 +243,12 @@ impl Response<'_> {
         }
     }
 
+    /// A whole property element stored verbatim (a dead property, RFC 4918 4.3): well-formed
+    /// and self-contained, as `xml::dead` cut it from the request that set it.
+    pub fn verbatim(&mut self, element: &str) {
+        self.ms.ok.push_str(element);
+    }
+
     /// `<name><d:href>href</d:href></name>`.
     pub fn href(&mut self, name: &QName, href: &str) {
         let out = &mut self.ms.ok;
