@@ -10,7 +10,7 @@
 //! - [`negotiate`]: vCard 3.0/4.0 negotiation and Apple client detection;
 //! - [`propfind`], [`proppatch`], [`mkcol`], [`card`] (GET/HEAD/PUT/DELETE), [`transfer`]
 //!   (COPY/MOVE), [`report`] (multiget, sync-collection), [`query`] (addressbook-query and its
-//!   filter): the methods.
+//!   filter), [`principals`] (the RFC 3744 principal reports): the methods.
 //!
 //! Every request is authenticated (HTTP Basic with the account or an app password) except
 //! the `/.well-known/carddav` redirect and OPTIONS on the DAV root, which reveal nothing.
@@ -22,6 +22,7 @@ pub mod listing;
 pub mod mkcol;
 pub mod negotiate;
 pub mod paths;
+pub mod principals;
 pub mod propfind;
 pub mod proppatch;
 pub mod props;

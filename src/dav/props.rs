@@ -10,8 +10,8 @@ use super::xml::names::Known;
 use super::xml::names::QName;
 use super::xml::request::{PropSelection, RequestedProp};
 use super::xml::write::{
-    ADDRESS_DATA_TYPES, ADDRESSBOOK_REPORTS, CARD_REPORTS, Multistatus, OWNER_PRIVILEGES,
-    READ_PRIVILEGES, Response,
+    ADDRESS_DATA_TYPES, ADDRESSBOOK_REPORTS, CARD_REPORTS, HOME_REPORTS, Multistatus,
+    OWNER_PRIVILEGES, PRINCIPAL_REPORTS, READ_PRIVILEGES, Response,
 };
 use crate::domain::etag;
 use crate::domain::vcard::RenderVersion;
@@ -220,6 +220,10 @@ fn write_value(
         }
         (Known::SupportedReportSet, Resource::Book(_)) => out.raw(&name, ADDRESSBOOK_REPORTS),
         (Known::SupportedReportSet, Resource::Card { .. }) => out.raw(&name, CARD_REPORTS),
+        (Known::SupportedReportSet, Resource::Principals | Resource::Principal) => {
+            out.raw(&name, PRINCIPAL_REPORTS)
+        }
+        (Known::SupportedReportSet, Resource::Home) => out.raw(&name, HOME_REPORTS),
         (Known::SupportedReportSet, _) => out.empty(&name),
         (Known::SupportedAddressData, Resource::Book(_)) => out.raw(&name, ADDRESS_DATA_TYPES),
         (Known::MaxResourceSize, Resource::Book(_)) => out.number(

@@ -1,4 +1,5 @@
-//! REPORT dispatch, `addressbook-multiget` (RFC 6352 8.7) and `sync-collection` (RFC 6578).
+//! REPORT dispatch (the RFC 3744 principal reports go to `principals`), `addressbook-multiget`
+//! (RFC 6352 8.7) and `sync-collection` (RFC 6578).
 //!
 //! Both list cards from their metadata (one query whatever their number) and send the answer
 //! through [`super::listing`], which reads card text a slice at a time and only when the
@@ -16,8 +17,9 @@ use super::listing::{Entry, Listing};
 use super::paths::{self, Target};
 use super::props::{parse_sync_token, sync_token_at};
 use super::xml::names::QName;
+use super::xml::principal::principal_report;
 use super::xml::request::{self, Props, Report};
-use super::{Ctx, DavError, query};
+use super::{Ctx, DavError, principals, query};
 use crate::store::{AddressBook, CardMeta, ChangeOp, ChangedContact};
 
 pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
@@ -25,6 +27,9 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
         .xml_body(body)
         .await?
         .ok_or_else(|| DavError::bad_request("REPORT needs a request body"))?;
+    if let Some(report) = principal_report(&root)? {
+        return principals::handle(ctx, target, report).await;
+    }
     let report = request::report(&root)?;
     match &report {
         Report::Multiget { props, .. } | Report::Sync { props, .. } => {
