@@ -100,9 +100,7 @@ async fn dead_properties_on_books_are_stored_and_returned() {
     assert!(!after.body.contains("Authors"), "{}", after.body);
     assert!(after.body.contains("#FF0000"));
     // Document order: set then remove of one name leaves it removed.
-    let both = format!(
-        r#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:p>1</Z:p></D:prop></D:set><D:remove><D:prop><Z:p/></D:prop></D:remove></D:propertyupdate>"#
-    );
+    let both = r#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:p>1</Z:p></D:prop></D:set><D:remove><D:prop><Z:p/></D:prop></D:remove></D:propertyupdate>"#.to_owned();
     c.send("PROPPATCH", &c.book(), &[], both).await;
     let after = c.propfind(&c.book(), "0", "").await;
     assert!(!after.body.contains("urn:z"), "{}", after.body);

@@ -9,10 +9,11 @@ use super::paths;
 use super::xml::names::Known;
 use super::xml::names::QName;
 use super::xml::request::{PropSelection, RequestedProp};
-use super::xml::write::{
-    ADDRESS_DATA_TYPES, ADDRESSBOOK_REPORTS, CARD_REPORTS, HOME_REPORTS, Multistatus,
-    OWNER_PRIVILEGES, PRINCIPAL_REPORTS, READ_PRIVILEGES, Response,
+use super::xml::values::{
+    ADDRESS_DATA_TYPES, ADDRESSBOOK_REPORTS, CARD_REPORTS, HOME_REPORTS, OWNER_PRIVILEGES,
+    PRINCIPAL_REPORTS, READ_PRIVILEGES,
 };
+use super::xml::write::{Multistatus, Response};
 use crate::domain::etag;
 use crate::domain::vcard::RenderVersion;
 use crate::store::{AddressBook, CardMeta, DeadProperty};

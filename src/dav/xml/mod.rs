@@ -8,6 +8,7 @@
 //! - [`principal`]: the WebDAV ACL principal REPORTs (RFC 3744 9);
 //! - [`dead`]: PROPPATCH property elements kept verbatim as dead properties;
 //! - [`write`]: multistatus and `DAV:error` bodies;
+//! - [`values`]: fixed property values (supported reports, privileges, address-data types);
 //! - `fuzz` (tests only): property-based fuzzing of all of the above.
 
 pub mod dead;
@@ -18,4 +19,5 @@ pub mod names;
 pub mod principal;
 pub mod request;
 pub mod tree;
+pub mod values;
 pub mod write;
