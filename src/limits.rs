@@ -65,6 +65,10 @@ limits! {
     /// Most properties (lines) in one vCard (CardDAV 403 `CARDDAV:valid-address-data`, GraphQL
     /// `TOO_LARGE`).
     max_card_properties: usize = 2_000,
+    /// Most bytes of dead properties (names and XML values) one CardDAV address book or card
+    /// may hold; a PROPPATCH beyond it changes nothing and is answered 507 for the properties
+    /// it sets.
+    max_dead_property_bytes: usize = 64 * 1024,
     /// Most `href`s in one CardDAV `addressbook-multiget` (refused with 413). vdirsyncer asks
     /// for every card it lacks in one multiget, so this bounds the book it can first sync.
     max_multiget_hrefs: usize = 10_000,

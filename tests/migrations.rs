@@ -230,3 +230,61 @@ async fn cards_stored_before_details_get_them_at_migrate() {
         Some("1990-04-12")
     );
 }
+
+/// Migration 000010 was added after 000011 had shipped: a database that already applied 000011
+/// still gets 000010, because diesel applies every migration whose version is not recorded,
+/// in version order, not only those after the newest one applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_older_than_the_newest_applied_one_still_applies() {
+    use diesel::migration::MigrationSource;
+    use diesel::pg::Pg;
+    // Only the cluster's superuser may create databases.
+    let url = common::admin_url();
+    let name = format!("migrations_gap_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let at = url
+        .rfind("/rolodex")
+        .expect("the test URL names database rolodex");
+    let gap_url = format!("{}/{name}{}", &url[..at], &url[at + "/rolodex".len()..]);
+    let conn = AsyncPgConnection::establish(&gap_url).await.unwrap();
+    let applied = tokio::task::spawn_blocking(move || {
+        let mut harness = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+        // As a database migrated before 000010 existed: everything else, 000011 included.
+        let all = MigrationSource::<Pg>::migrations(&rolodex::db::MIGRATIONS).unwrap();
+        // Creates diesel's bookkeeping table, as the first run of any migration does.
+        assert!(harness.applied_migrations().unwrap().is_empty());
+        for migration in &all {
+            if !migration.name().to_string().contains("000010") {
+                harness.run_migration(migration.as_ref()).unwrap();
+            }
+        }
+        let pending: Vec<String> = harness
+            .run_pending_migrations(rolodex::db::MIGRATIONS)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        pending
+    })
+    .await
+    .unwrap();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert!(applied[0].contains("000010"), "{applied:?}");
+    // Its table is there.
+    let mut conn = AsyncPgConnection::establish(&gap_url).await.unwrap();
+    diesel::sql_query(
+        "SELECT id, address_book_id, contact_id, namespace, name, xml FROM dead_properties",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}

@@ -1,6 +1,7 @@
 //! Card resources: GET/HEAD (with version negotiation), PUT (create or replace, with
 //! `If-Match` / `If-None-Match`) and DELETE, plus GET and DELETE of an address book (GET
-//! exports the whole book as one vCard file).
+//! exports the whole book as one vCard file, with an ETag and `Last-Modified` honoured by
+//! `If-None-Match` / `If-Modified-Since`, RFC 7232).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,7 +14,8 @@ use super::xml::request::is_vcard_media_type;
 use super::{Ctx, DavError, error, negotiate};
 use crate::domain::etag;
 use crate::domain::vcard;
-use crate::store::{Precondition, StoreError};
+use crate::store::{AddressBook, Precondition, StoreError};
+use chrono::{DateTime, Utc};
 
 /// Longest resource name accepted (file systems and clients commonly stop at 255 bytes).
 const MAX_NAME_BYTES: usize = 255;
@@ -23,10 +25,8 @@ pub async fn get(ctx: &Ctx, target: &Target, head: bool) -> Result<Response, Dav
         Target::Card { slug, name, .. } => {
             let card = ctx.store.card_body_at(&ctx.principal, slug, name).await?;
             let quoted = etag::quoted(&card.meta.etag);
-            if if_none_match_hits(&ctx.headers, &card.meta.etag) {
-                let mut response = StatusCode::NOT_MODIFIED.into_response();
-                insert(response.headers_mut(), header::ETAG, &quoted);
-                return Ok(response);
+            if not_modified(&ctx.headers, &card.meta.etag, &card.meta.updated_at) {
+                return Ok(not_modified_response(&quoted, &card.meta.updated_at));
             }
             let asked = negotiate::accepted_version(&ctx.headers, card.vcard_version);
             let conversion = negotiate::conversion(card.vcard_version, asked, ctx.apple());
@@ -38,8 +38,17 @@ pub async fn get(ctx: &Ctx, target: &Target, head: bool) -> Result<Response, Dav
         }
         Target::Book { slug, .. } => {
             // An export of the whole book: every card's stored text, one after the other,
-            // streamed (see `listing`), so its length is not known up front.
+            // streamed (see `listing`), so its length is not known up front and no
+            // Content-Length is sent (nor is DAV:getcontentlength defined on a book, RFC 4918
+            // 15.4: it is the Content-Length of a GET).
             let book = ctx.book(slug).await?;
+            // Every card write bumps the book's revision, so it identifies the export's bytes
+            // (RFC 7232 2.3); the cards are listed after it is read, so an export racing a
+            // write carries the older tag and is fetched again next time, never wrongly kept.
+            let tag = book_etag(&book);
+            if not_modified(&ctx.headers, &tag, &book.updated_at) {
+                return Ok(not_modified_response(&etag::quoted(&tag), &book.updated_at));
+            }
             let body = if head {
                 Body::empty()
             } else {
@@ -50,6 +59,7 @@ pub async fn get(ctx: &Ctx, target: &Target, head: bool) -> Result<Response, Dav
             let headers = response.headers_mut();
             insert(headers, header::CONTENT_TYPE, VCARD_CONTENT_TYPE);
             insert(headers, header::LAST_MODIFIED, &http_date(&book.updated_at));
+            insert(headers, header::ETAG, &etag::quoted(&tag));
             return Ok(response);
         }
         _ => {
@@ -223,18 +233,42 @@ async fn write_precondition(ctx: &Ctx, book_id: i64, name: &str) -> Result<Preco
     })
 }
 
-fn if_none_match_hits(headers: &HeaderMap, stored: &str) -> bool {
+/// The ETag (unquoted) of a book's GET export: its id and revision.
+pub fn book_etag(book: &AddressBook) -> String {
+    format!("book-{}-{}", book.id, book.revision)
+}
+
+/// Whether a GET / HEAD is answered 304 (RFC 7232 6): `If-None-Match` when present (weak
+/// comparison, 3.2), otherwise `If-Modified-Since` (3.3: ignored when `If-None-Match` is sent,
+/// or when the date is not a valid HTTP-date).
+fn not_modified(headers: &HeaderMap, stored: &str, modified: &DateTime<Utc>) -> bool {
+    if let Some(list) = headers.get(header::IF_NONE_MATCH) {
+        let list = list.to_str().unwrap_or_default();
+        return list.trim() == "*" || list.split(',').any(|tag| etag::matches(tag, stored));
+    }
     headers
-        .get(header::IF_NONE_MATCH)
+        .get(header::IF_MODIFIED_SINCE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|list| {
-            list.trim() == "*" || list.split(',').any(|tag| etag::matches(tag, stored))
-        })
+        .and_then(|v| DateTime::parse_from_rfc2822(v.trim()).ok())
+        // HTTP dates have whole seconds: a change within the second of the date is not newer.
+        .is_some_and(|since| modified.timestamp() <= since.timestamp())
+}
+
+/// 304 with the validators a 200 would carry (RFC 7232 4.1).
+fn not_modified_response(quoted_etag: &str, modified: &DateTime<Utc>) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    insert(response.headers_mut(), header::ETAG, quoted_etag);
+    insert(
+        response.headers_mut(),
+        header::LAST_MODIFIED,
+        &http_date(modified),
+    );
+    response
 }
 
 /// Resource names are stored decoded; a `/` would turn into a path separator for clients
 /// that re-encode it, and control characters have no business in a URL.
-fn check_name(name: &str) -> Result<(), DavError> {
+pub(super) fn check_name(name: &str) -> Result<(), DavError> {
     if name.len() > MAX_NAME_BYTES {
         return Err(DavError::bad_request(format!(
             "resource names are at most {MAX_NAME_BYTES} bytes"

@@ -227,11 +227,15 @@ impl DavError {
     }
 }
 
-/// The methods every DAV resource answers (for `Allow` on OPTIONS and 405).
-pub const ALLOW_ALL: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, REPORT";
+/// Every method the DAV front end implements somewhere (`Allow` of an unauthenticated OPTIONS
+/// on the root, which says what the server can do without revealing any resource).
+pub const ALLOW_ALL: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, REPORT, COPY, MOVE";
+/// The methods that work on each kind of resource (`Allow` on OPTIONS and 405).
 pub const ALLOW_COLLECTION: &str = "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT";
 pub const ALLOW_BOOK: &str = "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, REPORT";
-pub const ALLOW_CARD: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT";
+pub const ALLOW_CARD: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, COPY, MOVE";
 
 impl IntoResponse for DavError {
     fn into_response(self) -> Response {

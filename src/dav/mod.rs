@@ -8,8 +8,9 @@
 //! - [`error`]: [`DavError`] and THE mapping from `StoreError` to HTTP;
 //! - [`props`]: property values of each kind of resource;
 //! - [`negotiate`]: vCard 3.0/4.0 negotiation and Apple client detection;
-//! - [`propfind`], [`proppatch`] (+ MKCOL), [`card`] (GET/HEAD/PUT/DELETE), [`report`]
-//!   (multiget, sync-collection), [`query`] (addressbook-query and its filter): the methods.
+//! - [`propfind`], [`proppatch`], [`mkcol`], [`card`] (GET/HEAD/PUT/DELETE), [`transfer`]
+//!   (COPY/MOVE), [`report`] (multiget, sync-collection), [`query`] (addressbook-query and its
+//!   filter), [`principals`] (the RFC 3744 principal reports): the methods.
 //!
 //! Every request is authenticated (HTTP Basic with the account or an app password) except
 //! the `/.well-known/carddav` redirect and OPTIONS on the DAV root, which reveal nothing.
@@ -18,13 +19,16 @@
 pub mod card;
 pub mod error;
 pub mod listing;
+pub mod mkcol;
 pub mod negotiate;
 pub mod paths;
+pub mod principals;
 pub mod propfind;
 pub mod proppatch;
 pub mod props;
 pub mod query;
 pub mod report;
+pub mod transfer;
 pub mod xml;
 
 use axum::Router;
@@ -110,12 +114,14 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, DavErro
         "OPTIONS" => Ok(options(allow_for(&target))),
         "PROPFIND" => propfind::handle(&ctx, &target, body).await,
         "PROPPATCH" => proppatch::proppatch(&ctx, &target, body).await,
-        "MKCOL" => proppatch::mkcol(&ctx, &target, body).await,
+        "MKCOL" => mkcol::mkcol(&ctx, &target, body).await,
         "REPORT" => report::handle(&ctx, &target, body).await,
         "GET" => card::get(&ctx, &target, false).await,
         "HEAD" => card::get(&ctx, &target, true).await,
         "PUT" => card::put(&ctx, &target, body).await,
         "DELETE" => card::delete(&ctx, &target).await,
+        "COPY" => transfer::handle(&ctx, &target, crate::store::TransferKind::Copy).await,
+        "MOVE" => transfer::handle(&ctx, &target, crate::store::TransferKind::Move).await,
         _ => Err(DavError::MethodNotAllowed(allow_for(&target))),
     }
 }
@@ -125,7 +131,8 @@ fn allow_for(target: &Target) -> &'static str {
     match target {
         Target::Card { .. } => error::ALLOW_CARD,
         Target::Book { .. } => error::ALLOW_BOOK,
-        Target::Home { .. } => error::ALLOW_ALL,
+        // The home holds address books only: MKCOL of a new book and PUT / DELETE are
+        // requests on the book's or card's own URL, never on the home (RFC 4918 9.3, 9.6).
         _ => error::ALLOW_COLLECTION,
     }
 }
@@ -148,8 +155,8 @@ pub struct Ctx {
     pub limits: std::sync::Arc<crate::limits::Limits>,
 }
 
-/// The `Depth` header (RFC 4918 10.2); `infinity` is served as 1, since no collection here
-/// has grandchildren worth walking.
+/// The `Depth` header (RFC 4918 10.2) as PROPFIND serves it: `infinity` is refused there
+/// (RFC 4918 9.1, `DAV:propfind-finite-depth`), see [`Ctx::finite_depth`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
     Zero,
@@ -161,12 +168,31 @@ impl Ctx {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    pub fn depth(&self, default: Depth) -> Depth {
-        match self.headers.get("depth").and_then(|v| v.to_str().ok()) {
-            Some(d) if d.trim() == "0" => Depth::Zero,
-            Some(_) => Depth::One,
-            None => default,
+    /// The `Depth` header of a PROPFIND: 0 or 1, `default` when absent. `infinity` (also the
+    /// RFC 4918 10.2 default, which `default` overrides for clients that send none) is refused
+    /// with 403 `DAV:propfind-finite-depth` (RFC 4918 9.1), anything else with 400.
+    pub fn finite_depth(&self, default: Depth) -> Result<Depth, DavError> {
+        let Some(value) = self.headers.get("depth") else {
+            return Ok(default);
+        };
+        match value.to_str().map(str::trim) {
+            Ok("0") => Ok(Depth::Zero),
+            Ok("1") => Ok(Depth::One),
+            Ok(v) if v.eq_ignore_ascii_case("infinity") => Err(DavError::condition(
+                StatusCode::FORBIDDEN,
+                xml::names::QName::dav("propfind-finite-depth"),
+                Some("Depth: infinity is not served; ask with Depth 0 or 1".to_owned()),
+            )),
+            _ => Err(DavError::bad_request(
+                "the Depth header must be 0, 1 or infinity",
+            )),
         }
+    }
+
+    /// The `Depth` header where only 0 and anything else matter (REPORTs on principals).
+    pub fn depth_is_zero(&self) -> Option<bool> {
+        self.header(header::HeaderName::from_static("depth"))
+            .map(|d| d.trim() == "0")
     }
 
     /// `Prefer: return=minimal` (RFC 8144) or Apple's `Brief: t`: leave out 404 propstats.

@@ -1,21 +1,31 @@
-//! PROPFIND (RFC 4918 9.1) on every resource, Depth 0 and 1. Listing a book reads only card
-//! metadata (href, ETag, size, date) in one query: no card text, no vCard parsing.
+//! PROPFIND (RFC 4918 9.1) on every resource, Depth 0 and 1 (`infinity` is refused with
+//! `DAV:propfind-finite-depth`). Listing a book reads only card
+//! metadata (href, ETag, size, date) in one query, and their dead properties in one more when
+//! the request may name them: no card text, no vCard parsing.
 
 use axum::body::Body;
 use axum::response::Response;
 
 use super::paths::Target;
-use super::props::{Resource, write_response};
+use std::collections::HashMap;
+
+use super::props::{Resource, needs_dead, write_response, write_response_with_dead};
 use super::xml::request;
+use super::xml::request::PropSelection;
 use super::xml::write::Multistatus;
 use super::{Ctx, DavError, Depth, multistatus, paths};
+use crate::store::{AddressBook, DeadProperty, PropertyOwner};
 
 pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
     let root = ctx.xml_body(body).await?;
     let props = request::propfind(root.as_ref())?;
     ctx.check_properties(&props)?;
     let selection = &props.selection;
-    let depth = ctx.depth(Depth::One);
+    // A card has no members: its depth does not matter, `infinity` included.
+    let depth = match target {
+        Target::Card { .. } => Depth::Zero,
+        _ => ctx.finite_depth(Depth::One)?,
+    };
     let prop_ctx = ctx.prop_context();
     let user = ctx.user();
     let mut ms = Multistatus::new(ctx.minimal());
@@ -76,28 +86,38 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
                 // The default book comes first: macOS only uses the first (INTEROP item 4).
                 for book in ctx.store.list_address_books(&ctx.principal).await? {
                     let href = paths::book_href(user, &book.slug);
-                    write_response(&mut ms, &href, &Resource::Book(&book), selection, &prop_ctx);
+                    let dead = book_dead(ctx, &book, selection).await?;
+                    let resource = Resource::Book(&book);
+                    write_response_with_dead(
+                        &mut ms, &href, &resource, selection, &prop_ctx, &dead,
+                    );
                 }
             }
         }
         Target::Book { slug, .. } => {
             let book = ctx.book(slug).await?;
             let book_href = paths::book_href(user, &book.slug);
-            write_response(
-                &mut ms,
-                &book_href,
-                &Resource::Book(&book),
-                selection,
-                &prop_ctx,
-            );
+            let dead = book_dead(ctx, &book, selection).await?;
+            let resource = Resource::Book(&book);
+            write_response_with_dead(&mut ms, &book_href, &resource, selection, &prop_ctx, &dead);
             if depth == Depth::One {
                 let cards = ctx.store.card_metas(&ctx.principal, book.id, None).await?;
+                let mut dead = if needs_dead(selection) {
+                    ctx.store
+                        .card_dead_properties(&ctx.principal, book.id)
+                        .await?
+                } else {
+                    HashMap::new()
+                };
                 // ~400 bytes per card response with the usual getetag/getcontenttype request.
                 ms.reserve(cards.len() * 400);
                 for meta in &cards {
                     let href = paths::card_href(&book_href, &meta.href);
                     let resource = Resource::Card { meta, body: None };
-                    write_response(&mut ms, &href, &resource, selection, &prop_ctx);
+                    let dead = dead.remove(&meta.id).unwrap_or_default();
+                    write_response_with_dead(
+                        &mut ms, &href, &resource, selection, &prop_ctx, &dead,
+                    );
                 }
             }
         }
@@ -116,8 +136,30 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
                 meta: &meta,
                 body: None,
             };
-            write_response(&mut ms, &href, &resource, selection, &prop_ctx);
+            let dead = if needs_dead(selection) {
+                ctx.store
+                    .dead_properties(&ctx.principal, book.id, PropertyOwner::Card(name))
+                    .await?
+            } else {
+                Vec::new()
+            };
+            write_response_with_dead(&mut ms, &href, &resource, selection, &prop_ctx, &dead);
         }
     }
     Ok(multistatus(ms.finish()))
+}
+
+/// A book's dead properties, when the selection may name them.
+async fn book_dead(
+    ctx: &Ctx,
+    book: &AddressBook,
+    selection: &PropSelection,
+) -> Result<Vec<DeadProperty>, DavError> {
+    if !needs_dead(selection) {
+        return Ok(Vec::new());
+    }
+    Ok(ctx
+        .store
+        .dead_properties(&ctx.principal, book.id, PropertyOwner::Book)
+        .await?)
 }

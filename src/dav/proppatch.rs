@@ -1,182 +1,197 @@
-//! PROPPATCH (RFC 4918 9.2) and MKCOL / extended MKCOL (RFC 5689): the writes on collections.
+//! PROPPATCH (RFC 4918 9.2): live properties of address books (display name, description),
+//! Apple's `CS:me-card` on the home (accepted, not stored: CARDDAV-INTEROP item 21) and dead
+//! properties of address books and cards (any other property, stored verbatim).
 //!
-//! PROPPATCH is atomic: if any property cannot be set (protected, unknown — we keep no dead
-//! properties — or not settable on this resource) it gets 403, every other one 424 Failed
-//! Dependency, and nothing is applied (CARDDAV-INTEROP item 22). Apple's `CS:me-card` on the
-//! home is accepted and not stored (item 21).
+//! Atomic: a protected live property (RFC 4918 15: `getetag`, `resourcetype`...) or a dead
+//! property on a resource that keeps none is refused with 403
+//! `DAV:cannot-modify-protected-property`, every other property of the request with 424 Failed
+//! Dependency, and nothing is applied (CARDDAV-INTEROP item 22); dead properties beyond the
+//! size limit are 507 (9.2.1). Removing a property that is not there succeeds (14.23).
+//! Instructions apply in document order, so a later `set` or `remove` of a name wins.
+
+use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::paths::{self, Target};
-use super::props::{Resource, settable};
-use super::xml::names::{CARDDAV, DAV, Known, QName};
-use super::xml::request;
+use super::xml::dead::{self, RawProperty};
+use super::xml::names::{Known, QName};
+use super::xml::request::{self, PatchOp};
 use super::xml::write::Multistatus;
-use super::{Ctx, DavError, error, multistatus};
-use crate::store::AddressBook;
+use super::{Ctx, DavError, multistatus, xml};
+use crate::store::{DeadProperty, PatchOutcome, PropertyOwner, PropertyPatch};
+
+/// What a PROPPATCH may change on the resource it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Patchable {
+    /// An address book: display name and description live, anything else dead.
+    Book,
+    /// A card: dead properties only (everything live on a card is computed).
+    Card,
+    /// The home: `CS:me-card` only (no dead properties are kept there).
+    Home,
+    /// The root, principals and the collections above the homes: nothing.
+    Fixed,
+}
+
+/// How one instruction is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    LiveDisplayName,
+    LiveDescription,
+    /// Accepted and not stored.
+    Ignored,
+    Dead,
+    /// Removing a property the resource does not have (and cannot have): nothing to do.
+    Absent,
+    Refused,
+}
+
+fn action(op: &PatchOp, on: Patchable) -> Action {
+    let removing = op.value.is_none();
+    match (op.prop.known, on) {
+        (Some(Known::DisplayName), Patchable::Book) => Action::LiveDisplayName,
+        (Some(Known::AddressbookDescription), Patchable::Book) => Action::LiveDescription,
+        (Some(Known::MeCard), Patchable::Home) => Action::Ignored,
+        (Some(known), _) if known.is_protected() => Action::Refused,
+        (_, Patchable::Book | Patchable::Card) => Action::Dead,
+        (None, Patchable::Home | Patchable::Fixed) if removing => Action::Absent,
+        _ => Action::Refused,
+    }
+}
 
 pub async fn proppatch(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
-    let root = ctx
-        .xml_body(body)
-        .await?
-        .ok_or_else(|| DavError::bad_request("PROPPATCH needs a propertyupdate body"))?;
+    let bytes = ctx.body(body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DavError::bad_request(
+            "PROPPATCH needs a propertyupdate body",
+        ));
+    }
+    let root = xml::tree::parse(&bytes)?;
     let ops = request::proppatch(&root)?;
+    let raw = dead::properties(&bytes)?;
+    if raw.len() != ops.len() {
+        return Err(DavError::bad_request(
+            "the propertyupdate could not be read property by property",
+        ));
+    }
     let user = ctx.user();
-    let book: Option<AddressBook>;
-    let card_meta;
-    let (href, resource) = match target {
-        Target::Root => (paths::ROOT.to_owned(), Resource::Root),
-        Target::Principals => (paths::PRINCIPALS.to_owned(), Resource::Principals),
-        Target::Homes => (paths::HOMES.to_owned(), Resource::Homes),
-        Target::Principal { .. } => (paths::principal_href(user), Resource::Principal),
-        Target::Home { .. } => (paths::home_href(user), Resource::Home),
+    let (href, on, book, card) = match target {
+        Target::Root => (paths::ROOT.to_owned(), Patchable::Fixed, None, None),
+        Target::Principals => (paths::PRINCIPALS.to_owned(), Patchable::Fixed, None, None),
+        Target::Homes => (paths::HOMES.to_owned(), Patchable::Fixed, None, None),
+        Target::Principal { .. } => (paths::principal_href(user), Patchable::Fixed, None, None),
+        Target::Home { .. } => (paths::home_href(user), Patchable::Home, None, None),
         Target::Book { slug, .. } => {
-            book = Some(ctx.book(slug).await?);
-            let book = book.as_ref().ok_or_else(DavError::not_found)?;
-            (paths::book_href(user, &book.slug), Resource::Book(book))
-        }
-        Target::Card { slug, name, .. } => {
-            let owner = ctx.book(slug).await?;
-            let names = [name.clone()];
-            card_meta = ctx
-                .store
-                .card_metas(&ctx.principal, owner.id, Some(&names))
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(DavError::not_found)?;
+            let book = ctx.book(slug).await?;
             (
-                paths::card_href(&paths::book_href(user, &owner.slug), name),
-                Resource::Card {
-                    meta: &card_meta,
-                    body: None,
-                },
+                paths::book_href(user, &book.slug),
+                Patchable::Book,
+                Some(book),
+                None,
             )
         }
-    };
-
-    let refused: Vec<bool> = ops
-        .iter()
-        .map(|op| !settable(op.prop.known, &resource))
-        .collect();
-    let any_refused = refused.iter().any(|r| *r);
-    if !any_refused && let Resource::Book(book) = &resource {
-        let mut display_name = None;
-        let mut description = None;
-        for op in &ops {
-            match op.prop.known {
-                // Removing the display name falls back to the slug: clients show something.
-                Some(Known::DisplayName) => {
-                    display_name = Some(op.value.clone().unwrap_or_else(|| book.slug.clone()))
-                }
-                Some(Known::AddressbookDescription) => {
-                    description = Some(op.value.clone().unwrap_or_default())
-                }
-                _ => {}
-            }
+        Target::Card { slug, name, .. } => {
+            let book = ctx.book(slug).await?;
+            let href = paths::card_href(&paths::book_href(user, &book.slug), name);
+            (href, Patchable::Card, Some(book), Some(name.as_str()))
         }
-        if display_name.is_some() || description.is_some() {
-            ctx.store
-                .update_address_book(
-                    &ctx.principal,
-                    book.id,
-                    display_name.as_deref(),
-                    description.as_deref(),
-                )
-                .await?;
+    };
+    let actions: Vec<Action> = ops.iter().map(|op| action(op, on)).collect();
+    let mut statuses = vec![StatusCode::OK; ops.len()];
+    if actions.contains(&Action::Refused) {
+        for (status, action) in statuses.iter_mut().zip(&actions) {
+            *status = if *action == Action::Refused {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::FAILED_DEPENDENCY
+            };
+        }
+    } else if let Some(book) = &book {
+        let patch = patch_of(
+            &ops,
+            &actions,
+            &raw,
+            book,
+            ctx.limits.max_dead_property_bytes,
+        );
+        let owner = match card {
+            Some(name) => PropertyOwner::Card(name),
+            None => PropertyOwner::Book,
+        };
+        let outcome = ctx
+            .store
+            .patch_properties(&ctx.principal, book.id, owner, &patch)
+            .await?;
+        if let PatchOutcome::TooLarge { .. } = outcome {
+            for ((status, action), op) in statuses.iter_mut().zip(&actions).zip(&ops) {
+                *status = if *action == Action::Dead && op.value.is_some() {
+                    StatusCode::INSUFFICIENT_STORAGE
+                } else {
+                    StatusCode::FAILED_DEPENDENCY
+                };
+            }
         }
     }
 
     let mut ms = Multistatus::new(false);
     let mut out = ms.response(&href);
-    for (op, refused) in ops.iter().zip(&refused) {
-        if !any_refused {
+    for (op, status) in ops.iter().zip(&statuses) {
+        if *status == StatusCode::OK {
             out.empty(&op.prop.name);
-        } else if *refused {
-            out.with_status(&op.prop.name, StatusCode::FORBIDDEN);
         } else {
-            out.with_status(&op.prop.name, StatusCode::FAILED_DEPENDENCY);
+            out.with_status(&op.prop.name, *status);
         }
     }
     out.finish();
     Ok(multistatus(ms.finish()))
 }
 
-/// Whether an address-book slug is acceptable (the store's rule; checked here so the client
-/// gets a clear 403 rather than a card-validation error).
-fn valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= 64
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && slug.as_bytes()[0].is_ascii_alphanumeric()
-}
-
-/// MKCOL in the home creates an address book; plain MKCOL (no body) does too, since a home
-/// holds nothing else.
-pub async fn mkcol(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
-    let slug = match target {
-        Target::Book { slug, .. } => slug,
-        Target::Card { .. } => {
-            return Err(DavError::forbidden(
-                "address books hold cards, not collections",
-            ));
-        }
-        _ => return Err(DavError::MethodNotAllowed(error::ALLOW_COLLECTION)),
+/// The store's patch for a book or card: each property's last instruction in document order.
+fn patch_of(
+    ops: &[PatchOp],
+    actions: &[Action],
+    raw: &[RawProperty],
+    book: &crate::store::AddressBook,
+    max_bytes: usize,
+) -> PropertyPatch {
+    let mut patch = PropertyPatch {
+        max_bytes,
+        ..PropertyPatch::default()
     };
-    let root = ctx.xml_body(body).await?;
-    let ops = match &root {
-        Some(root) => request::mkcol(root)?,
-        None => Vec::new(),
-    };
-    let mut display_name = None;
-    let mut description = None;
-    for op in ops {
-        match op.prop.known {
-            Some(Known::ResourceType) => {
-                let is_book = op
-                    .value_children
-                    .iter()
-                    .any(|c| c.is(CARDDAV, "addressbook"))
-                    && op.value_children.iter().any(|c| c.is(DAV, "collection"));
-                if !is_book {
-                    return Err(DavError::condition(
-                        StatusCode::FORBIDDEN,
-                        QName::dav("valid-resourcetype"),
-                        Some(
-                            "only address books (DAV:collection + CARDDAV:addressbook) can be \
-                             created here"
-                                .to_owned(),
-                        ),
-                    ));
-                }
+    let mut dead: HashMap<QName, Option<&RawProperty>> = HashMap::new();
+    let mut order: Vec<QName> = Vec::new();
+    for ((op, action), raw) in ops.iter().zip(actions).zip(raw) {
+        match action {
+            // Removing the display name falls back to the slug: clients show something.
+            Action::LiveDisplayName => {
+                patch.display_name = Some(op.value.clone().unwrap_or_else(|| book.slug.clone()))
             }
-            Some(Known::DisplayName) => display_name = op.value,
-            Some(Known::AddressbookDescription) => description = op.value,
-            // Colors, orders and other client properties: we keep no dead properties, and
-            // failing the whole MKCOL over one would leave the client without its book.
-            _ => {}
+            Action::LiveDescription => {
+                patch.description = Some(op.value.clone().unwrap_or_default())
+            }
+            Action::Dead => {
+                if !dead.contains_key(&op.prop.name) {
+                    order.push(op.prop.name.clone());
+                }
+                dead.insert(op.prop.name.clone(), op.value.is_some().then_some(raw));
+            }
+            Action::Ignored | Action::Absent | Action::Refused => {}
         }
     }
-    if !valid_slug(slug) {
-        return Err(DavError::forbidden(
-            "address book names are 1-64 characters of A-Z a-z 0-9 . _ -, starting with a \
-             letter or digit",
-        ));
+    for name in order {
+        match dead.get(&name).copied().flatten() {
+            Some(raw) => patch.set.push(DeadProperty {
+                namespace: raw.ns.clone(),
+                name: raw.local.clone(),
+                xml: raw.xml.clone(),
+            }),
+            None => patch
+                .remove
+                .push((name.ns.into_owned(), name.local.into_owned())),
+        }
     }
-    let display_name = display_name
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| slug.clone());
-    ctx.store
-        .create_address_book(
-            &ctx.principal,
-            slug,
-            &display_name,
-            description.as_deref().unwrap_or(""),
-        )
-        .await?;
-    Ok(StatusCode::CREATED.into_response())
+    patch
 }

@@ -7,14 +7,16 @@ use chrono::{DateTime, Utc};
 use super::negotiate;
 use super::paths;
 use super::xml::names::Known;
+use super::xml::names::QName;
 use super::xml::request::{PropSelection, RequestedProp};
-use super::xml::write::{
-    ADDRESS_DATA_TYPES, ADDRESSBOOK_REPORTS, Multistatus, OWNER_PRIVILEGES, READ_PRIVILEGES,
-    Response,
+use super::xml::values::{
+    ADDRESS_DATA_TYPES, ADDRESSBOOK_REPORTS, CARD_REPORTS, HOME_REPORTS, OWNER_PRIVILEGES,
+    PRINCIPAL_REPORTS, READ_PRIVILEGES,
 };
+use super::xml::write::{Multistatus, Response};
 use crate::domain::etag;
 use crate::domain::vcard::RenderVersion;
-use crate::store::{AddressBook, CardMeta};
+use crate::store::{AddressBook, CardMeta, DeadProperty};
 
 /// `Content-Type` of every card we serve (CARDDAV-INTEROP item 13).
 pub const VCARD_CONTENT_TYPE: &str = "text/vcard; charset=utf-8";
@@ -218,6 +220,11 @@ fn write_value(
             out.text(&name, &sync_token(book))
         }
         (Known::SupportedReportSet, Resource::Book(_)) => out.raw(&name, ADDRESSBOOK_REPORTS),
+        (Known::SupportedReportSet, Resource::Card { .. }) => out.raw(&name, CARD_REPORTS),
+        (Known::SupportedReportSet, Resource::Principals | Resource::Principal) => {
+            out.raw(&name, PRINCIPAL_REPORTS)
+        }
+        (Known::SupportedReportSet, Resource::Home) => out.raw(&name, HOME_REPORTS),
         (Known::SupportedReportSet, _) => out.empty(&name),
         (Known::SupportedAddressData, Resource::Book(_)) => out.raw(&name, ADDRESS_DATA_TYPES),
         (Known::MaxResourceSize, Resource::Book(_)) => out.number(
@@ -263,12 +270,21 @@ fn write_requested(
     requested: &RequestedProp,
     resource: &Resource<'_>,
     ctx: &PropContext<'_>,
+    dead: &[DeadProperty],
 ) {
     let found = requested
         .known
         .is_some_and(|known| write_value(out, known, resource, ctx));
-    if !found {
-        out.with_status(&requested.name, axum::http::StatusCode::NOT_FOUND);
+    if found {
+        return;
+    }
+    let name = &requested.name;
+    match dead
+        .iter()
+        .find(|d| d.namespace == name.ns && d.name == name.local)
+    {
+        Some(property) => out.verbatim(&property.xml),
+        None => out.with_status(name, axum::http::StatusCode::NOT_FOUND),
     }
 }
 
@@ -280,43 +296,68 @@ pub fn write_response(
     selection: &PropSelection,
     ctx: &PropContext<'_>,
 ) {
+    write_response_with_dead(ms, href, resource, selection, ctx, &[]);
+}
+
+/// [`write_response`] for a resource with dead properties: named ones are answered from them,
+/// and `allprop` and `propname` list them all (RFC 4918 9.1: allprop means the dead properties
+/// and the live ones the server chooses).
+pub fn write_response_with_dead(
+    ms: &mut Multistatus,
+    href: &str,
+    resource: &Resource<'_>,
+    selection: &PropSelection,
+    ctx: &PropContext<'_>,
+    dead: &[DeadProperty],
+) {
     let mut out = ms.response(href);
     match selection {
         PropSelection::Props(props) => {
             for requested in props {
-                write_requested(&mut out, requested, resource, ctx);
+                write_requested(&mut out, requested, resource, ctx, dead);
             }
         }
         PropSelection::All { include } => {
             for known in allprop_set(resource) {
                 write_value(&mut out, *known, resource, ctx);
             }
+            for property in dead {
+                out.verbatim(&property.xml);
+            }
             for requested in include {
-                if requested
+                let listed = requested
                     .known
                     .is_some_and(|k| allprop_set(resource).contains(&k))
-                {
-                    continue;
+                    || dead.iter().any(|d| {
+                        d.namespace == requested.name.ns && d.name == requested.name.local
+                    });
+                if !listed {
+                    write_requested(&mut out, requested, resource, ctx, &[]);
                 }
-                write_requested(&mut out, requested, resource, ctx);
             }
         }
         PropSelection::Names => {
             for known in supported_set(resource) {
                 out.empty(&known.name());
             }
+            for property in dead {
+                out.empty(&QName::new(&property.namespace, &property.name));
+            }
         }
     }
     out.finish();
 }
 
-/// Names of properties a client may set (PROPPATCH) on a resource.
-pub fn settable(known: Option<Known>, resource: &Resource<'_>) -> bool {
-    matches!(
-        (known, resource),
-        (
-            Some(Known::DisplayName | Known::AddressbookDescription),
-            Resource::Book(_)
-        ) | (Some(Known::MeCard), Resource::Home)
-    )
+/// Whether answering `selection` may need a resource's dead properties (otherwise they are
+/// not read).
+pub fn needs_dead(selection: &PropSelection) -> bool {
+    match selection {
+        PropSelection::All { .. } | PropSelection::Names => true,
+        PropSelection::Props(props) => props.iter().any(|p| {
+            !matches!(
+                p.known,
+                Some(known) if known.is_protected() || known == Known::MeCard
+            )
+        }),
+    }
 }

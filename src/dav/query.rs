@@ -26,17 +26,31 @@ use crate::store::{AddressBook, TextCandidates};
 pub async fn handle(
     ctx: &Ctx,
     book: &AddressBook,
+    card: Option<&str>,
     props: Props,
     filter: Filter,
     limit: Option<usize>,
 ) -> Result<Response, DavError> {
-    let narrowed = match candidates(&filter) {
-        Some(needles) => {
+    let narrowed = match (card, candidates(&filter)) {
+        // On a card URL the query is answered for that card only (RFC 6352 8.6, Depth 0);
+        // a card that does not exist is 404 like any other request on its URL.
+        (Some(name), _) => {
+            let names = [name.to_owned()];
+            let cards = ctx
+                .store
+                .card_metas(&ctx.principal, book.id, Some(&names))
+                .await?;
+            if cards.is_empty() {
+                return Err(DavError::not_found());
+            }
+            Some(cards)
+        }
+        (None, Some(needles)) => {
             ctx.store
                 .card_metas_matching(&ctx.principal, book.id, &needles)
                 .await?
         }
-        None => None,
+        (None, None) => None,
     };
     let mut cards = match narrowed {
         Some(cards) => cards,

@@ -1,4 +1,5 @@
-//! REPORT dispatch, `addressbook-multiget` (RFC 6352 8.7) and `sync-collection` (RFC 6578).
+//! REPORT dispatch (the RFC 3744 principal reports go to `principals`), `addressbook-multiget`
+//! (RFC 6352 8.7) and `sync-collection` (RFC 6578).
 //!
 //! Both list cards from their metadata (one query whatever their number) and send the answer
 //! through [`super::listing`], which reads card text a slice at a time and only when the
@@ -16,8 +17,9 @@ use super::listing::{Entry, Listing};
 use super::paths::{self, Target};
 use super::props::{parse_sync_token, sync_token_at};
 use super::xml::names::QName;
+use super::xml::principal::principal_report;
 use super::xml::request::{self, Props, Report};
-use super::{Ctx, DavError, query};
+use super::{Ctx, DavError, principals, query};
 use crate::store::{AddressBook, CardMeta, ChangeOp, ChangedContact};
 
 pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, DavError> {
@@ -25,6 +27,9 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
         .xml_body(body)
         .await?
         .ok_or_else(|| DavError::bad_request("REPORT needs a request body"))?;
+    if let Some(report) = principal_report(&root)? {
+        return principals::handle(ctx, target, report).await;
+    }
     let report = request::report(&root)?;
     match &report {
         Report::Multiget { props, .. } | Report::Sync { props, .. } => {
@@ -45,22 +50,28 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
             }
         }
     }
-    let (slug, on_card) = match target {
-        Target::Book { slug, .. } => (slug, false),
-        Target::Card { slug, .. } => (slug, true),
+    let (slug, card) = match target {
+        Target::Book { slug, .. } => (slug, None),
+        Target::Card { slug, name, .. } => (slug, Some(name.as_str())),
         _ => return Err(unsupported_here()),
     };
     let book = ctx.book(slug).await?;
     // Clients send these REPORTs with Depth 1, 0 or none; the answer is the same
-    // (CARDDAV-INTEROP item 17).
+    // (CARDDAV-INTEROP item 17). On a card, addressbook-query is applied to that card alone
+    // (RFC 6352 8.6: Depth 0 on an address object resource); the multiget's hrefs name the
+    // cards either way (8.7).
     match report {
         Report::Multiget { props, hrefs } => multiget(ctx, &book, props, &hrefs).await,
-        Report::Query { .. } | Report::Sync { .. } if on_card => Err(unsupported_here()),
+        Report::Sync { .. } if card.is_some() => Err(DavError::condition(
+            StatusCode::FORBIDDEN,
+            QName::dav("supported-report"),
+            Some("sync-collection is only supported on an address book (RFC 6578 3.2)".to_owned()),
+        )),
         Report::Query {
             props,
             filter,
             limit,
-        } => query::handle(ctx, &book, props, filter, limit).await,
+        } => query::handle(ctx, &book, card, props, filter, limit).await,
         Report::Sync {
             props,
             token,
@@ -73,7 +84,7 @@ fn unsupported_here() -> DavError {
     DavError::condition(
         StatusCode::FORBIDDEN,
         QName::dav("supported-report"),
-        Some("this report is only supported on an address book".to_owned()),
+        Some("this report is only supported on an address book or a card".to_owned()),
     )
 }
 

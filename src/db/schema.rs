@@ -143,6 +143,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dead_properties (id) {
+        id -> Int8,
+        address_book_id -> Int8,
+        contact_id -> Nullable<Int8>,
+        namespace -> Text,
+        name -> Text,
+        xml -> Text,
+    }
+}
+
 diesel::joinable!(credentials -> users (user_id));
 diesel::joinable!(address_books -> users (user_id));
 diesel::joinable!(contacts -> address_books (address_book_id));
@@ -151,6 +162,8 @@ diesel::joinable!(contact_phones -> contacts (contact_id));
 diesel::joinable!(contact_addresses -> contacts (contact_id));
 diesel::joinable!(group_members -> contacts (group_id));
 diesel::joinable!(changes -> address_books (address_book_id));
+diesel::joinable!(dead_properties -> address_books (address_book_id));
+diesel::joinable!(dead_properties -> contacts (contact_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -162,4 +175,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_addresses,
     group_members,
     changes,
+    dead_properties,
 );

@@ -20,9 +20,11 @@ mod import;
 mod lookup;
 mod merge;
 mod projection;
+mod properties;
 mod query;
 mod reads;
 mod reindex;
+mod transfer;
 mod writes;
 
 use std::fmt;
@@ -47,10 +49,12 @@ pub use export::ExportFormat;
 pub use groups::GroupSummary;
 pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard};
 pub use lookup::ContactLookup;
+pub use properties::{DeadProperty, PatchOutcome, PropertyOwner, PropertyPatch};
 pub use query::{
     ContactFilter, ContactOrder, ContactOrderField, ContactWindow, MatchingContacts, search_words,
 };
 pub use reads::{ContactListQuery, Page};
+pub use transfer::{CardAt, TransferKind, TransferOutcome};
 pub use writes::{Precondition, PutOutcome};
 
 /// PostgreSQL channel on which every committed change is announced (payload: JSON with

@@ -318,13 +318,13 @@ const WRITE_ATTEMPTS: u32 = 2;
 /// The live card a write replaces: row-locked until commit, so no other writer can change it
 /// between the precondition check and the write.
 #[derive(diesel::QueryableByName)]
-struct LockedCard {
+pub(super) struct LockedCard {
     #[diesel(sql_type = BigInt)]
-    id: i64,
+    pub(super) id: i64,
     #[diesel(sql_type = Text)]
-    etag: String,
+    pub(super) etag: String,
     #[diesel(sql_type = Text)]
-    uid: String,
+    pub(super) uid: String,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -340,7 +340,7 @@ struct BookLookup {
 /// Locks the live card at `href` in one of the principal's books and returns it (`None`: no card
 /// there). NotFound when the book is not the principal's. One round trip; the book row itself
 /// is only read, never locked, here.
-async fn lock_card_at(
+pub(super) async fn lock_card_at(
     conn: &mut AsyncPgConnection,
     principal: &Principal,
     address_book_id: i64,
@@ -386,7 +386,7 @@ async fn lock_card_by_id(
 }
 
 /// The href of another live card of the book holding `uid`, if any.
-async fn uid_holder(
+pub(super) async fn uid_holder(
     conn: &mut AsyncPgConnection,
     address_book_id: i64,
     uid: &str,
@@ -482,8 +482,10 @@ pub(super) async fn tombstone(
     id: i64,
 ) -> StoreResult<()> {
     let now = Utc::now();
-    // Child rows only serve lookups of live cards; the tombstone keeps uid/href/fields.
+    // Child rows only serve lookups of live cards; the tombstone keeps uid/href/fields. Its
+    // dead properties were the card's and go with it.
     children::delete(conn, &[id]).await?;
+    super::properties::delete_for_cards(conn, &[id]).await?;
     let (uid, href): (String, String) = diesel::update(contacts::table.find(id))
         .set((contacts::deleted_at.eq(now), contacts::updated_at.eq(now)))
         .returning((contacts::uid, contacts::href))
@@ -506,7 +508,7 @@ pub(super) async fn tombstone(
 
 /// A write that hit `contacts_live_href_idx` or `contacts_live_uid_idx`: another transaction
 /// created the same resource or UID concurrently.
-fn is_unique_violation(error: &StoreError) -> bool {
+pub(super) fn is_unique_violation(error: &StoreError) -> bool {
     matches!(
         error,
         StoreError::Database(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))

@@ -48,8 +48,8 @@ impl QName {
     }
 }
 
-/// Every property this server computes. Anything else is "not found" (404 propstat), and
-/// cannot be set (we keep no dead properties).
+/// Every property this server computes. Anything else is a dead property where one is
+/// stored (address books and cards) and "not found" (404 propstat) otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Known {
     ResourceType,

@@ -119,7 +119,7 @@ pub fn propfind(root: Option<&Element>) -> Result<Props, RequestError> {
 }
 
 /// The `prop` / `allprop` / `propname` child of a PROPFIND or REPORT element.
-fn props_of(parent: &Element) -> Result<Option<Props>, RequestError> {
+pub fn props_of(parent: &Element) -> Result<Option<Props>, RequestError> {
     if let Some(prop) = parent.child(DAV, "prop") {
         let mut address_version = None;
         for child in prop.children_named(CARDDAV, "address-data") {

@@ -243,6 +243,12 @@ impl Response<'_> {
         }
     }
 
+    /// A whole property element stored verbatim (a dead property, RFC 4918 4.3): well-formed
+    /// and self-contained, as `xml::dead` cut it from the request that set it.
+    pub fn verbatim(&mut self, element: &str) {
+        self.ms.ok.push_str(element);
+    }
+
     /// `<name><d:href>href</d:href></name>`.
     pub fn href(&mut self, name: &QName, href: &str) {
         let out = &mut self.ms.ok;
@@ -356,37 +362,6 @@ fn comment_into(out: &mut String, text: &str) {
         out.push(' ');
     }
 }
-
-/// `<d:supported-report-set>` content for an address book.
-pub const ADDRESSBOOK_REPORTS: &str = concat!(
-    "<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>",
-    "<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>",
-    "<d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>"
-);
-
-/// `<card:supported-address-data>` content.
-pub const ADDRESS_DATA_TYPES: &str = concat!(
-    "<card:address-data-type content-type=\"text/vcard\" version=\"3.0\"/>",
-    "<card:address-data-type content-type=\"text/vcard\" version=\"4.0\"/>"
-);
-
-/// `<d:current-user-privilege-set>` content: the owner may do everything on their resources.
-pub const OWNER_PRIVILEGES: &str = concat!(
-    "<d:privilege><d:read/></d:privilege>",
-    "<d:privilege><d:write/></d:privilege>",
-    "<d:privilege><d:write-properties/></d:privilege>",
-    "<d:privilege><d:write-content/></d:privilege>",
-    "<d:privilege><d:bind/></d:privilege>",
-    "<d:privilege><d:unbind/></d:privilege>",
-    "<d:privilege><d:read-current-user-privilege-set/></d:privilege>"
-);
-
-/// `<d:current-user-privilege-set>` content for the DAV root and collections of principals /
-/// homes, which nobody can write to.
-pub const READ_PRIVILEGES: &str = concat!(
-    "<d:privilege><d:read/></d:privilege>",
-    "<d:privilege><d:read-current-user-privilege-set/></d:privilege>"
-);
 
 #[cfg(test)]
 mod tests {
