@@ -1046,7 +1046,9 @@ async fn duplicates_are_found_merged_and_dismissed() {
         .map(|c| c.id)
         .collect();
     store.dismiss_duplicates(&alice, &smiths).await.unwrap();
-    let after = store
+    // Read by a fresh store (its own pool, as a restarted server): the dismissal is stored.
+    let restarted = common::store().await;
+    let after = restarted
         .find_duplicates(
             &alice,
             &DuplicateQuery {

@@ -1,6 +1,6 @@
 //! The CardDAV front end (RFC 6352 over RFC 4918/6578): thin handlers over the store that
 //! serve the same records GraphQL does, as vCards, to Apple Contacts, DAVx5, Thunderbird,
-//! Evolution and vdirsyncer. `shared/CARDDAV-INTEROP.md` lists the client behaviour every
+//! Evolution and vdirsyncer. `docs/carddav-clients.md` lists the client behaviour every
 //! handler here was written against.
 //!
 //! - [`paths`]: the URL space and its one percent-encoding rule;
@@ -44,7 +44,7 @@ use crate::store::{AddressBook, Principal, Store};
 pub use error::DavError;
 use paths::{PathError, Target};
 
-/// The `DAV` header: compliance classes clients look for (CARDDAV-INTEROP item 3).
+/// The `DAV` header: compliance classes clients look for (docs/carddav-clients.md §3).
 pub const DAV_HEADER: &str = "1, 3, addressbook, extended-mkcol";
 
 /// Routes of the CardDAV front end, to be merged into the application router.
@@ -58,7 +58,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `/.well-known/carddav` (RFC 6764): a redirect to the DAV root for every method, without
-/// authentication — macOS gives up when it gets a 401, 404 or 405 here (CARDDAV-INTEROP item 1).
+/// authentication — macOS gives up when it gets a 401, 404 or 405 here (docs/carddav-clients.md §1).
 async fn well_known() -> Response {
     let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
     response

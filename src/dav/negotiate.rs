@@ -1,7 +1,7 @@
 //! vCard version negotiation: a card is served exactly as stored unless the client asks for the
 //! other version (`Accept: text/vcard; version=4.0` on GET, `address-data version="3.0"` in a
 //! REPORT), or is an Apple client that asked for nothing — macOS/iOS reject 4.0 cards and fail
-//! the whole sync (CARDDAV-INTEROP item 6), so they get 3.0.
+//! the whole sync (docs/carddav-clients.md §6), so they get 3.0.
 //!
 //! The ETag stays the stored card's ETag whatever representation is served: clients send it
 //! back in `If-Match`, and the store compares it with the stored bytes.

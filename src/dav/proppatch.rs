@@ -1,11 +1,11 @@
 //! PROPPATCH (RFC 4918 9.2): live properties of address books (display name, description),
-//! Apple's `CS:me-card` on the home (accepted, not stored: CARDDAV-INTEROP item 21) and dead
+//! Apple's `CS:me-card` on the home (accepted, not stored: docs/carddav-clients.md §21) and dead
 //! properties of address books and cards (any other property, stored verbatim).
 //!
 //! Atomic: a protected live property (RFC 4918 15: `getetag`, `resourcetype`...) or a dead
 //! property on a resource that keeps none is refused with 403
 //! `DAV:cannot-modify-protected-property`, every other property of the request with 424 Failed
-//! Dependency, and nothing is applied (CARDDAV-INTEROP item 22); dead properties beyond the
+//! Dependency, and nothing is applied (docs/carddav-clients.md §22); dead properties beyond the
 //! size limit are 507 (9.2.1). Removing a property that is not there succeeds (14.23).
 //! Instructions apply in document order, so a later `set` or `remove` of a name wins.
 

@@ -18,7 +18,7 @@ use crate::domain::etag;
 use crate::domain::vcard::RenderVersion;
 use crate::store::{AddressBook, CardMeta, DeadProperty};
 
-/// `Content-Type` of every card we serve (CARDDAV-INTEROP item 13).
+/// `Content-Type` of every card we serve (docs/carddav-clients.md §13).
 pub const VCARD_CONTENT_TYPE: &str = "text/vcard; charset=utf-8";
 
 /// Sync tokens are URIs (RFC 6578 requires one); the book id guards against a token of one book

@@ -200,7 +200,7 @@ pub fn card_matches(compiled: &Compiled<'_>, properties: &[PropertyView]) -> boo
 }
 
 /// RFC 6352 10.5.1, per property instance: an empty prop-filter means "is defined"
-/// (CARDDAV-INTEROP item 16); otherwise some instance of the property must satisfy the
+/// (docs/carddav-clients.md §16); otherwise some instance of the property must satisfy the
 /// text-matches and param-filters, combined by the filter's `test`.
 fn prop_filter_matches(
     filter: &PropFilter,

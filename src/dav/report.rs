@@ -57,7 +57,7 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
     };
     let book = ctx.book(slug).await?;
     // Clients send these REPORTs with Depth 1, 0 or none; the answer is the same
-    // (CARDDAV-INTEROP item 17). On a card, addressbook-query is applied to that card alone
+    // (docs/carddav-clients.md §17). On a card, addressbook-query is applied to that card alone
     // (RFC 6352 8.6: Depth 0 on an address object resource); the multiget's hrefs name the
     // cards either way (8.7).
     match report {

@@ -184,7 +184,7 @@ fn address_data_version(element: &Element) -> Result<Option<RenderVersion>, Requ
     }
 }
 
-/// The vCard media types accepted on input (CARDDAV-INTEROP item 13).
+/// The vCard media types accepted on input (docs/carddav-clients.md §13).
 pub fn is_vcard_media_type(media: &str) -> bool {
     [
         "text/vcard",

@@ -1,5 +1,5 @@
-//! The Drop messenger's contact JSON (`{"contacts": [...]}`, shared/seeds/drop-contact-spec.md)
-//! <-> records.
+//! The Drop messenger's contact JSON (`{"contacts": [...]}`, the shape of Drop's contact export
+//! and sync API) <-> records.
 //!
 //! Import: `alias` -> FN, `email` -> the primary EMAIL, `phone` -> a mobile TEL,
 //! `keys.public_key` (or a top-level `public_key`, as the spec's example writes it) -> KEY,

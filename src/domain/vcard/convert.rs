@@ -1,5 +1,5 @@
 //! Version conversion between vCard 3.0 (and 2.1) and 4.0. calcard's writer only changes the
-//! VERSION line; clients need the real thing (CARDDAV-INTEROP items 6-8): macOS/iOS reject 4.0,
+//! VERSION line; clients need the real thing (docs/carddav-clients.md §6-8): macOS/iOS reject 4.0,
 //! DAVx5 sends 4.0, and both must see the same contact, photo and groups.
 //!
 //! Legacy (2.1/3.0) -> 4.0: `TYPE=pref` -> `PREF=1`; `X-ADDRESSBOOKSERVER-KIND`/`-MEMBER` ->
