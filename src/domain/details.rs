@@ -73,16 +73,18 @@ impl PartialDate {
             (Some(_), Some(after)) => after,
             _ => rest,
         };
-        let digits: String = rest.chars().filter(|c| *c != '-').collect();
-        let well_formed = matches!(rest.len(), 4 | 5)
-            && digits.len() == 4
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && (rest.len() == 4 || rest.as_bytes()[2] == b'-');
-        if !well_formed {
-            return Err(syntax());
-        }
-        let month = digits[..2].parse().map_err(|_| syntax())?;
-        let day = digits[2..].parse().map_err(|_| syntax())?;
+        // MMDD or MM-DD: four ASCII digits, read as numbers (no slicing of the text).
+        let chars: Vec<char> = rest.chars().take(6).collect();
+        let digits: Vec<u8> = match chars.as_slice() {
+            [a, b, c, d] | [a, b, '-', c, d] => [a, b, c, d]
+                .iter()
+                .map(|c| c.to_digit(10).and_then(|d| u8::try_from(d).ok()))
+                .collect::<Option<_>>()
+                .ok_or_else(syntax)?,
+            _ => return Err(syntax()),
+        };
+        let month = digits[0] * 10 + digits[1];
+        let day = digits[2] * 10 + digits[3];
         PartialDate::new(year, month, day)
     }
 }
@@ -190,7 +192,8 @@ impl RelationKind {
         if word.eq_ignore_ascii_case("kin") {
             return Some(RelationKind::Relative);
         }
-        if word.eq_ignore_ascii_case("domestic partner") {
+        if word.eq_ignore_ascii_case("domestic partner") || word.eq_ignore_ascii_case("sweetheart")
+        {
             return Some(RelationKind::Partner);
         }
         RelationKind::ALL
@@ -224,12 +227,13 @@ pub struct ContactDetails {
     pub related_people: Vec<RelatedPerson>,
 }
 
-/// A label as the model keeps it: trimmed, `None` when empty.
+/// A label as the model keeps it: trimmed, `None` when empty or "Other" (Apple's built-in
+/// `_$!<Other>!$_`, Google's default), which says no more than no label at all.
 pub fn norm_label(label: &Option<String>) -> Option<String> {
     label
         .as_deref()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && !l.eq_ignore_ascii_case("other"))
         .map(str::to_owned)
 }
 

@@ -2,6 +2,7 @@
 //! and how rows become fields again on read paths (so reads never parse vCards).
 
 use chrono::Utc;
+use serde::Deserialize;
 
 use crate::db::models::{AddressRow, ContactRow, ContactWrite, EmailRow, GroupMemberRow, PhoneRow};
 use crate::domain::contact::{
@@ -324,7 +325,7 @@ pub(super) fn fields_from_rows(
         details: row
             .details
             .as_ref()
-            .and_then(|json| serde_json::from_value(json.clone()).ok())
+            .and_then(|json| ContactDetails::deserialize(json).ok())
             .unwrap_or_default(),
     }
 }

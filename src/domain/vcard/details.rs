@@ -14,6 +14,8 @@
 //! name ("HomePage") and writes the built-in form back for the names Apple knows, so a label
 //! round-trips into the phone's own language.
 
+use std::collections::{HashMap, HashSet};
+
 use calcard::common::PartialDateTime;
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
@@ -98,68 +100,96 @@ fn encode_label(label: &str) -> String {
     }
 }
 
-fn in_group(entry: &VCardEntry, group: &str) -> bool {
-    entry
-        .group
-        .as_deref()
-        .is_some_and(|g| g.eq_ignore_ascii_case(group))
+/// The label of every property group (its first non-blank `X-ABLabel`, decoded), read in one
+/// pass: looking up the label of each property then costs a hash lookup, so reading or
+/// relabelling a card stays linear in its number of properties.
+pub(super) struct GroupLabels(HashMap<String, String>);
+
+impl GroupLabels {
+    pub(super) fn of(vcard: &VCard) -> GroupLabels {
+        let mut labels = HashMap::new();
+        for entry in vcard.entries.iter().filter(|e| is_x(e, X_AB_LABEL)) {
+            if let (Some(group), Some(text)) = (&entry.group, entry_text(entry)) {
+                // Group names compare case-insensitively, as vCard names do.
+                labels
+                    .entry(group.to_ascii_lowercase())
+                    .or_insert_with(|| decode_label(&text));
+            }
+        }
+        GroupLabels(labels)
+    }
+
+    /// The label of `entry`, as the model keeps it ([`norm_label`]: Apple's built-in "Other"
+    /// says no more than no label at all).
+    pub(super) fn of_entry(&self, entry: &VCardEntry) -> Option<String> {
+        let group = entry.group.as_deref()?.to_ascii_lowercase();
+        norm_label(&self.0.get(&group).cloned())
+    }
 }
 
-/// The label of the property at `index`: the `X-ABLabel` of its group, decoded.
-pub(super) fn label_at(vcard: &VCard, index: usize) -> Option<String> {
-    let group = vcard.entries.get(index)?.group.as_deref()?;
+/// The number after the highest `item<N>` group of the card: new groups count on from there.
+fn next_item_number(vcard: &VCard) -> u32 {
     vcard
-        .entries
-        .iter()
-        .filter(|e| is_x(e, X_AB_LABEL) && in_group(e, group))
-        .find_map(entry_text)
-        .map(|text| decode_label(&text))
-        // Apple's built-in "Other" says no more than no label at all.
-        .filter(|label| !label.trim().is_empty() && !label.eq_ignore_ascii_case("Other"))
-}
-
-/// A group name no property of the card uses: `item<N>` after the highest one.
-fn new_group(vcard: &VCard) -> String {
-    let highest = vcard
         .entries
         .iter()
         .filter_map(|e| e.group.as_deref())
         .filter_map(|g| strip_prefix_ignore_ascii_case(g, "item"))
         .filter_map(|n| n.parse::<u32>().ok())
         .max()
-        .unwrap_or(0);
-    format!("item{}", highest.saturating_add(1))
+        .unwrap_or(0)
+        .saturating_add(1)
 }
 
-/// Sets (or with `None` removes) the label of the property at `index`, giving it a group when
-/// it has none. A new label goes right after the property.
-fn set_label_at(vcard: &mut VCard, index: usize, label: Option<&str>) {
-    let group = match (vcard.entries[index].group.clone(), label) {
-        (Some(group), _) => group,
-        (None, None) => return,
-        (None, Some(_)) => {
-            let group = new_group(vcard);
-            vcard.entries[index].group = Some(group.clone());
-            group
+/// Gives the properties at the given indices the given labels (`None` removes one), in one
+/// pass over the card: a property without a group gets a new `item<N>` group, a changed group
+/// loses its old `X-ABLabel`s and gets the new one right after the property.
+fn relabel(vcard: &mut VCard, wanted: Vec<(usize, Option<String>)>) {
+    let current = GroupLabels::of(vcard);
+    let mut next = next_item_number(vcard);
+    let mut cleared: HashSet<String> = HashSet::new();
+    let mut insert_after: HashMap<usize, VCardEntry> = HashMap::new();
+    for (index, label) in wanted {
+        let label = norm_label(&label);
+        let Some(entry) = vcard.entries.get_mut(index) else {
+            continue;
+        };
+        if current.of_entry(entry) == label {
+            continue;
         }
-    };
-    let existing = vcard
-        .entries
-        .iter()
-        .position(|e| is_x(e, X_AB_LABEL) && in_group(e, &group));
-    match (existing, label) {
-        (Some(at), Some(label)) => {
-            vcard.entries[at].values = vec![VCardValue::Text(encode_label(label))];
+        let group = match (&entry.group, &label) {
+            (Some(group), _) => group.clone(),
+            (None, None) => continue,
+            (None, Some(_)) => {
+                let group = format!("item{next}");
+                next = next.saturating_add(1);
+                entry.group = Some(group.clone());
+                group
+            }
+        };
+        cleared.insert(group.to_ascii_lowercase());
+        if let Some(label) = label {
+            let mut helper = new_entry(x_name(X_AB_LABEL), Vec::new(), &encode_label(&label));
+            helper.group = Some(group);
+            insert_after.insert(index, helper);
         }
-        (None, Some(label)) => {
-            let mut entry = new_entry(x_name(X_AB_LABEL), Vec::new(), &encode_label(label));
-            entry.group = Some(group);
-            insert_at(vcard, Some(index + 1), vec![entry]);
+    }
+    if cleared.is_empty() {
+        return;
+    }
+    let old = std::mem::take(&mut vcard.entries);
+    vcard.entries.reserve(old.len() + insert_after.len());
+    for (index, entry) in old.into_iter().enumerate() {
+        let stale = is_x(&entry, X_AB_LABEL)
+            && entry
+                .group
+                .as_deref()
+                .is_some_and(|g| cleared.contains(&g.to_ascii_lowercase()));
+        if !stale {
+            vcard.entries.push(entry);
         }
-        (Some(_), None) => {
-            remove_where(vcard, |e| is_x(e, X_AB_LABEL) && in_group(e, &group));
+        if let Some(helper) = insert_after.remove(&index) {
+            vcard.entries.push(helper);
         }
-        (None, None) => {}
     }
 }
 
@@ -170,18 +200,11 @@ pub(super) fn set_labels(
     is_kind: impl Fn(&VCardEntry) -> bool,
     labels: &[Option<String>],
 ) {
-    let mut nth = 0;
-    let mut index = 0;
-    while index < vcard.entries.len() && nth < labels.len() {
-        if is_kind(&vcard.entries[index]) {
-            let wanted = norm_label(&labels[nth]);
-            if label_at(vcard, index) != wanted {
-                set_label_at(vcard, index, wanted.as_deref());
-            }
-            nth += 1;
-        }
-        index += 1;
-    }
+    let wanted = (0..vcard.entries.len())
+        .filter(|&i| is_kind(&vcard.entries[i]))
+        .zip(labels.iter().cloned())
+        .collect();
+    relabel(vcard, wanted);
 }
 
 fn omit_year(entry: &VCardEntry) -> Option<u16> {
@@ -211,16 +234,14 @@ fn date_of(entry: &VCardEntry) -> Option<PartialDate> {
     }
 }
 
-fn is_anniversary_label(vcard: &VCard, index: usize) -> bool {
-    label_at(vcard, index).is_some_and(|l| l.eq_ignore_ascii_case(ANNIVERSARY_LABEL))
-}
-
-/// Whether the entry at `index` holds the anniversary in any dialect.
-fn is_anniversary(vcard: &VCard, index: usize) -> bool {
-    let entry = &vcard.entries[index];
+/// Whether `entry` holds the anniversary in any dialect.
+fn is_anniversary(entry: &VCardEntry, labels: &GroupLabels) -> bool {
     entry.name == VCardProperty::Anniversary
         || X_ANNIVERSARIES.iter().any(|name| is_x(entry, name))
-        || (is_x(entry, X_AB_DATE) && is_anniversary_label(vcard, index))
+        || (is_x(entry, X_AB_DATE)
+            && labels
+                .of_entry(entry)
+                .is_some_and(|l| l.eq_ignore_ascii_case(ANNIVERSARY_LABEL)))
 }
 
 pub(super) fn is_website(entry: &VCardEntry) -> bool {
@@ -245,18 +266,20 @@ fn website_kind(entry: &VCardEntry) -> WebsiteKind {
     }
 }
 
-fn related_person(vcard: &VCard, index: usize) -> Option<RelatedPerson> {
-    let entry = &vcard.entries[index];
+fn related_person(entry: &VCardEntry, labels: &GroupLabels) -> Option<RelatedPerson> {
     let name = entry_text(entry)?;
-    let label = label_at(vcard, index);
+    let label = labels.of_entry(entry);
     let from_label = label.as_deref().and_then(RelationKind::from_word);
     let from_x = X_RELATED
         .iter()
         .find(|(x, _)| is_x(entry, x))
         .map(|(_, kind)| *kind);
-    let from_types = types(entry)
-        .iter()
-        .find_map(|t| RelationKind::from_word(t).filter(|k| *k != RelationKind::Other));
+    // `x-mother` is more exact than the `parent` beside it.
+    let types = types(entry);
+    let kind_of = |t: &str| RelationKind::from_word(t).filter(|k| *k != RelationKind::Other);
+    let from_types = (types.iter().filter_map(|t| t.strip_prefix("x-")))
+        .find_map(kind_of)
+        .or_else(|| types.iter().find_map(|t| kind_of(t)));
     let kind = from_label
         .or(from_x)
         .or(from_types)
@@ -268,28 +291,31 @@ fn related_person(vcard: &VCard, index: usize) -> Option<RelatedPerson> {
 
 /// Reads the details from the card.
 pub(super) fn extract(vcard: &VCard) -> ContactDetails {
-    let birthday = vcard
-        .entries
+    let labels = GroupLabels::of(vcard);
+    let entries = &vcard.entries;
+    let birthday = entries
         .iter()
         .filter(|e| e.name == VCardProperty::Bday)
         .find_map(date_of);
-    let anniversary = (0..vcard.entries.len())
-        .filter(|&i| is_anniversary(vcard, i))
-        .find_map(|i| date_of(&vcard.entries[i]));
-    let websites = (0..vcard.entries.len())
-        .filter(|&i| is_website(&vcard.entries[i]))
-        .filter_map(|i| {
-            let entry = &vcard.entries[i];
+    let anniversary = entries
+        .iter()
+        .filter(|e| is_anniversary(e, &labels))
+        .find_map(date_of);
+    let websites = entries
+        .iter()
+        .filter(|e| is_website(e))
+        .filter_map(|entry| {
             Some(Website {
                 kind: website_kind(entry),
                 url: entry_text(entry)?,
-                label: label_at(vcard, i),
+                label: labels.of_entry(entry),
             })
         })
         .collect();
-    let related_people = (0..vcard.entries.len())
-        .filter(|&i| is_related(&vcard.entries[i]))
-        .filter_map(|i| related_person(vcard, i))
+    let related_people = entries
+        .iter()
+        .filter(|e| is_related(e))
+        .filter_map(|e| related_person(e, &labels))
         .collect();
     ContactDetails {
         birthday,
@@ -353,20 +379,19 @@ pub(super) fn set_birthday(vcard: &mut VCard, legacy: bool, birthday: Option<Par
 
 /// Replaces every anniversary property by one in the form the card's version is read in.
 pub(super) fn set_anniversary(vcard: &mut VCard, legacy: bool, anniversary: Option<PartialDate>) {
-    let old: Vec<usize> = (0..vcard.entries.len())
-        .filter(|&i| is_anniversary(vcard, i))
-        .collect();
-    let at = old.first().copied();
-    let groups: Vec<String> = old
+    let labels = GroupLabels::of(vcard);
+    let old: Vec<bool> = vcard
+        .entries
         .iter()
-        .filter_map(|&i| vcard.entries[i].group.clone())
+        .map(|e| is_anniversary(e, &labels))
         .collect();
-    let mut index = 0;
-    vcard.entries.retain(|_| {
-        let keep = !old.contains(&index);
-        index += 1;
-        keep
-    });
+    let at = old.iter().position(|&is_old| is_old);
+    let groups: Vec<String> = (vcard.entries.iter().zip(&old))
+        .filter(|(_, is_old)| **is_old)
+        .filter_map(|(e, _)| e.group.clone())
+        .collect();
+    let mut old = old.into_iter();
+    vcard.entries.retain(|_| !old.next().unwrap_or(false));
     super::edit::drop_orphan_groups(vcard, &groups);
     let Some(date) = anniversary else {
         return;
@@ -374,7 +399,7 @@ pub(super) fn set_anniversary(vcard: &mut VCard, legacy: bool, anniversary: Opti
     let at = at.unwrap_or(vcard.entries.len()).min(vcard.entries.len());
     let (params, value) = date_value(date, legacy);
     if legacy {
-        let group = new_group(vcard);
+        let group = format!("item{}", next_item_number(vcard));
         let date_entry = VCardEntry {
             group: Some(group.clone()),
             name: x_name(X_AB_DATE),
@@ -501,9 +526,9 @@ pub(super) fn set_related(vcard: &mut VCard, legacy: bool, people: &[RelatedPers
             if entry_text(entry).as_deref() != Some(person.name.as_str()) {
                 entry.values = vec![VCardValue::Text(person.name.clone())];
             }
-            if entry.name == VCardProperty::Related {
-                set_related_type(entry, person.kind);
-            } else if !is_x(entry, X_AB_RELATED) {
+            if entry.name == VCardProperty::Related || is_x(entry, X_AB_RELATED) {
+                set_related_type(entry, person);
+            } else {
                 // A single-person extension (X-EVOLUTION-SPOUSE) that may now name someone
                 // else: rewritten in the card version's own form.
                 *entry = new_related(person, legacy);
@@ -515,18 +540,43 @@ pub(super) fn set_related(vcard: &mut VCard, legacy: bool, people: &[RelatedPers
     set_labels(vcard, is_related, &labels);
 }
 
-fn set_related_type(entry: &mut VCardEntry, kind: RelationKind) {
-    entry.params.retain(|p| p.name != VCardParameterName::Type);
-    if let Some(t) = related_type(kind).0 {
-        entry
-            .params
-            .push(VCardParameter::new(VCardParameterName::Type, t));
+/// A TYPE value that names a relation (`spouse`, RFC 6350's `co-worker`, our `x-mother`).
+fn is_relation_type(value: &str) -> bool {
+    RelationKind::from_word(value.strip_prefix("x-").unwrap_or(value)).is_some()
+}
+
+/// Sets the TYPE values that say how the person is related, keeping others (`pref`). The
+/// label slot holds the exact kind unless the person has a label of its own; then the kind
+/// goes in TYPE too: RFC 6350's word plus `x-<word>` when it has none (`x-mother` beside
+/// `parent`) on RELATED, the word on Apple's `X-ABRELATEDNAMES`.
+fn set_related_type(entry: &mut VCardEntry, person: &RelatedPerson) {
+    entry.params.retain(|p| {
+        p.name != VCardParameterName::Type || !p.value.as_text().is_some_and(is_relation_type)
+    });
+    let custom_label = norm_label(&person.label).is_some();
+    let word = person.kind.word();
+    let text =
+        |t: String| VCardParameter::new(VCardParameterName::Type, VCardParameterValue::Text(t));
+    if entry.name == VCardProperty::Related {
+        let (rfc, exact) = related_type(person.kind);
+        if let Some(t) = rfc {
+            entry
+                .params
+                .push(VCardParameter::new(VCardParameterName::Type, t));
+        }
+        if !exact && custom_label {
+            entry.params.push(text(format!("x-{word}")));
+        }
+    } else if custom_label && person.kind != RelationKind::Other {
+        entry.params.push(text(word.to_owned()));
     }
 }
 
 fn new_related(person: &RelatedPerson, legacy: bool) -> VCardEntry {
     if legacy {
-        return new_entry(x_name(X_AB_RELATED), Vec::new(), &person.name);
+        let mut entry = new_entry(x_name(X_AB_RELATED), Vec::new(), &person.name);
+        set_related_type(&mut entry, person);
+        return entry;
     }
     let mut entry = new_entry(
         VCardProperty::Related,
@@ -536,7 +586,7 @@ fn new_related(person: &RelatedPerson, legacy: bool) -> VCardEntry {
         )],
         &person.name,
     );
-    set_related_type(&mut entry, person.kind);
+    set_related_type(&mut entry, person);
     entry
 }
 
@@ -546,9 +596,9 @@ fn new_related(person: &RelatedPerson, legacy: bool) -> VCardEntry {
 /// `X-APPLE-OMIT-YEAR`). A RELATED that is a URI (`urn:uuid:`) stays as it is.
 pub(super) fn to_legacy(entries: Vec<VCardEntry>) -> Vec<VCardEntry> {
     let mut vcard = VCard { entries };
-    let mut index = 0;
-    while index < vcard.entries.len() {
-        let entry = &vcard.entries[index];
+    let labels = GroupLabels::of(&vcard);
+    let mut wanted = Vec::new();
+    for (index, entry) in vcard.entries.iter_mut().enumerate() {
         let is_text_related = entry.name == VCardProperty::Related
             && entry.params.iter().any(|p| {
                 p.name == VCardParameterName::Value
@@ -558,33 +608,25 @@ pub(super) fn to_legacy(entries: Vec<VCardEntry>) -> Vec<VCardEntry> {
                     )
             });
         if entry.name == VCardProperty::Anniversary {
+            if labels.of_entry(entry).is_none() {
+                wanted.push((index, Some(ANNIVERSARY_LABEL.to_owned())));
+            }
             let date = date_of(entry);
-            let label = label_at(&vcard, index);
-            let entry = &mut vcard.entries[index];
             entry.name = x_name(X_AB_DATE);
             if let Some(date) = date {
                 let year = date.year.or(Some(OMITTED_YEAR));
                 entry.values = vec![VCardValue::Text(PartialDate { year, ..date }.to_string())];
             }
             entry.params.retain(|p| p.name != VCardParameterName::Value);
-            if label.is_none() {
-                set_label_at(&mut vcard, index, Some(ANNIVERSARY_LABEL));
-            }
-        } else if is_text_related {
-            let Some(person) = related_person(&vcard, index) else {
-                index += 1;
-                continue;
-            };
-            let entry = &mut vcard.entries[index];
+        } else if is_text_related && let Some(person) = related_person(entry, &labels) {
             entry.name = x_name(X_AB_RELATED);
-            entry.params.retain(|p| {
-                !matches!(p.name, VCardParameterName::Value | VCardParameterName::Type)
-            });
+            entry.params.retain(|p| p.name != VCardParameterName::Value);
+            set_related_type(entry, &person);
             if let Some(label) = related_label(&person, true) {
-                set_label_at(&mut vcard, index, Some(&label));
+                wanted.push((index, Some(label)));
             }
         }
-        index += 1;
     }
+    relabel(&mut vcard, wanted);
     vcard.entries
 }

@@ -256,3 +256,138 @@ fn relabelling_keeps_the_value_and_its_group() {
     assert!(text.contains("item2.X-ABLabel:Personal"), "{text}");
     assert_eq!(card.extract().emails, emails);
 }
+
+mod fuzz {
+    //! Property tests of the details mapping: any details and labels a patch sets read back
+    //! the same from the card, its re-parsed text and its conversion to the other version; date
+    //! parsing never panics and reads back what it prints.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::contact::ContactDetails;
+
+    /// Text that is not blank and is no relation word or "Other" (those read back as kinds).
+    fn free_text() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9 ,;:.é€-]{0,12}".prop_map(|t| format!("L{}", t.trim_end()))
+    }
+
+    fn label() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(free_text())
+    }
+
+    fn date() -> impl Strategy<Value = PartialDate> {
+        (prop::option::of(1u16..=9999), 1u8..=12, 1u8..=28)
+            .prop_map(|(year, month, day)| PartialDate::new(year, month, day).unwrap())
+    }
+
+    fn website() -> impl Strategy<Value = Website> {
+        (
+            prop::sample::select(vec![
+                WebsiteKind::Home,
+                WebsiteKind::Work,
+                WebsiteKind::Other,
+            ]),
+            "[a-z0-9]{1,8}",
+            label(),
+        )
+            .prop_map(|(kind, host, label)| Website {
+                kind,
+                url: format!("https://{host}.example/p,q;r"),
+                label,
+            })
+    }
+
+    fn related() -> impl Strategy<Value = RelatedPerson> {
+        (
+            prop::sample::select(RelationKind::ALL.to_vec()),
+            free_text(),
+            label(),
+        )
+            .prop_map(|(kind, name, label)| RelatedPerson { kind, name, label })
+    }
+
+    fn patch() -> impl Strategy<Value = ContactPatch> {
+        (
+            prop::option::of(date()),
+            prop::option::of(date()),
+            prop::collection::vec(website(), 0..4),
+            prop::collection::vec(related(), 0..4),
+            prop::collection::vec(label(), 0..4),
+        )
+            .prop_map(|(birthday, anniversary, websites, related, email_labels)| {
+                let emails = email_labels
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, label)| Email {
+                        kind: if i == 0 {
+                            EmailKind::Primary
+                        } else {
+                            EmailKind::Alternate
+                        },
+                        address: format!("a{i}@example.org"),
+                        label,
+                    })
+                    .collect();
+                ContactPatch {
+                    birthday: Some(birthday),
+                    anniversary: Some(anniversary),
+                    websites: Some(websites),
+                    related_people: Some(related),
+                    emails: Some(emails),
+                    ..ContactPatch::default()
+                }
+            })
+    }
+
+    fn expected(patch: &ContactPatch) -> (ContactDetails, Vec<Option<String>>) {
+        // A related person of a listed kind with no label of its own reads back as that kind.
+        let details = ContactDetails {
+            birthday: patch.birthday.flatten(),
+            anniversary: patch.anniversary.flatten(),
+            websites: patch.websites.clone().unwrap_or_default(),
+            related_people: patch.related_people.clone().unwrap_or_default(),
+        };
+        let labels = (patch.emails.iter().flatten())
+            .map(|e| e.label.clone())
+            .collect();
+        (details, labels)
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::config())]
+
+        #[test]
+        fn fuzz_details_read_back(patch in patch(), start in prop::sample::select(vec![0usize, 1, 2])) {
+            let mut card = match start {
+                0 => Card::new(RenderVersion::V3, "u"),
+                1 => Card::new(RenderVersion::V4, "u"),
+                _ => parse_one(APPLE).unwrap(),
+            };
+            card.apply_patch(&patch);
+            let want = expected(&patch);
+            let read = |card: &Card| {
+                let fields = card.extract();
+                (fields.details, fields.emails.into_iter().map(|e| e.label).collect::<Vec<_>>())
+            };
+            prop_assert_eq!(&read(&card), &want);
+            let version = if card.version() == CardVersion::V4 { RenderVersion::V4 } else { RenderVersion::V3 };
+            let text = card.render(version);
+            let reread = parse_one(&text).unwrap();
+            prop_assert_eq!(&read(&reread), &want, "{}", text);
+            for other in [RenderVersion::V3, RenderVersion::V4] {
+                let converted = reread.render(other);
+                prop_assert_eq!(&read(&parse_one(&converted).unwrap()), &want, "{}", converted);
+            }
+            // The same values again change nothing.
+            let mut again = reread.clone();
+            prop_assert!(!again.apply_patch(&patch), "{}", text);
+        }
+
+        #[test]
+        fn fuzz_date_parse(text in ".{0,24}", date in date()) {
+            let _ = PartialDate::parse(&text);
+            prop_assert_eq!(PartialDate::parse(&date.to_string()), Ok(date));
+        }
+    }
+}

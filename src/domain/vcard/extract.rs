@@ -9,7 +9,7 @@ use calcard::vcard::{
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::details;
+use super::details::{self, GroupLabels};
 use crate::domain::contact::{
     Address, AddressKind, CardKind, ContactFields, Email, EmailKind, Phone, PhoneKind,
 };
@@ -263,25 +263,14 @@ pub(super) fn address(entry: &VCardEntry, label: Option<String>) -> Option<Addre
     })
 }
 
-/// Indices of the properties `is_kind` selects, in card order.
-fn indices<'a>(
-    vcard: &'a VCard,
-    is_kind: impl Fn(&VCardEntry) -> bool + 'a,
-) -> impl Iterator<Item = (usize, &'a VCardEntry)> + 'a {
-    vcard
+pub(super) fn emails(vcard: &VCard) -> Vec<Email> {
+    let labels = GroupLabels::of(vcard);
+    let found: Vec<(String, Option<u32>, Option<String>)> = vcard
         .entries
         .iter()
-        .enumerate()
-        .filter(move |(_, e)| is_kind(e))
-}
-
-pub(super) fn emails(vcard: &VCard) -> Vec<Email> {
-    let found: Vec<(String, Option<u32>, Option<String>)> =
-        indices(vcard, |e| e.name == VCardProperty::Email)
-            .filter_map(|(i, e)| {
-                email_address(e).map(|a| (a, pref_rank(e), details::label_at(vcard, i)))
-            })
-            .collect();
+        .filter(|e| e.name == VCardProperty::Email)
+        .filter_map(|e| email_address(e).map(|a| (a, pref_rank(e), labels.of_entry(e))))
+        .collect();
     let best = found.iter().filter_map(|(_, rank, _)| *rank).min();
     let primary = best
         .and_then(|best| found.iter().position(|(_, rank, _)| *rank == Some(best)))
@@ -302,10 +291,14 @@ pub(super) fn emails(vcard: &VCard) -> Vec<Email> {
 }
 
 pub(super) fn phones(vcard: &VCard) -> Vec<Phone> {
-    indices(vcard, |e| e.name == VCardProperty::Tel)
-        .filter_map(|(i, e)| {
+    let labels = GroupLabels::of(vcard);
+    vcard
+        .entries
+        .iter()
+        .filter(|e| e.name == VCardProperty::Tel)
+        .filter_map(|e| {
             phone_number(e).map(|number| Phone {
-                label: details::label_at(vcard, i),
+                label: labels.of_entry(e),
                 kind: phone_kind(e),
                 normalized: phone::normalize_e164(&number, phone::DEFAULT_REGION),
                 number,
@@ -315,8 +308,12 @@ pub(super) fn phones(vcard: &VCard) -> Vec<Phone> {
 }
 
 pub(super) fn addresses(vcard: &VCard) -> Vec<Address> {
-    indices(vcard, |e| e.name == VCardProperty::Adr)
-        .filter_map(|(i, e)| address(e, details::label_at(vcard, i)))
+    let labels = GroupLabels::of(vcard);
+    vcard
+        .entries
+        .iter()
+        .filter(|e| e.name == VCardProperty::Adr)
+        .filter_map(|e| address(e, labels.of_entry(e)))
         .collect()
 }
 
