@@ -7,11 +7,12 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn migrations_go_up_down_and_up_again() {
-    // Creating a database takes more than the application role may do.
+/// A new, empty database on the shared test cluster: the superuser's connection (creating a
+/// database takes more than the application role may do, and it drops the database after),
+/// the database's name and a URL to it.
+async fn scratch_database(prefix: &str) -> (AsyncPgConnection, String, String) {
     let url = common::admin_url();
-    let name = format!("migrations_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let mut admin = AsyncPgConnection::establish(&url).await.unwrap();
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
@@ -21,7 +22,13 @@ async fn migrations_go_up_down_and_up_again() {
     let at = url
         .rfind("/rolodex")
         .expect("the test URL names database rolodex");
-    let fresh_url = format!("{}/{name}{}", &url[..at], &url[at + "/rolodex".len()..]);
+    let db_url = format!("{}/{name}{}", &url[..at], &url[at + "/rolodex".len()..]);
+    (admin, name, db_url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrations_go_up_down_and_up_again() {
+    let (mut admin, name, fresh_url) = scratch_database("migrations").await;
 
     let fresh = AsyncPgConnection::establish(&fresh_url).await.unwrap();
     let applied = tokio::task::spawn_blocking(move || {
@@ -238,18 +245,7 @@ async fn cards_stored_before_details_get_them_at_migrate() {
 async fn a_migration_older_than_the_newest_applied_one_still_applies() {
     use diesel::migration::MigrationSource;
     use diesel::pg::Pg;
-    // Only the cluster's superuser may create databases.
-    let url = common::admin_url();
-    let name = format!("migrations_gap_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = AsyncPgConnection::establish(&url).await.unwrap();
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let at = url
-        .rfind("/rolodex")
-        .expect("the test URL names database rolodex");
-    let gap_url = format!("{}/{name}{}", &url[..at], &url[at + "/rolodex".len()..]);
+    let (mut admin, name, gap_url) = scratch_database("migrations_gap").await;
     let conn = AsyncPgConnection::establish(&gap_url).await.unwrap();
     let applied = tokio::task::spawn_blocking(move || {
         let mut harness = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
