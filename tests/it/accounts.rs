@@ -6,7 +6,7 @@
 //! GraphQL WebSocket opened before the change. GraphQL self-service: listing, creating and
 //! revoking credentials, changing the password, and never another user's.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
@@ -140,6 +140,7 @@ impl Drop for Server {
             libc::kill(self.0.id() as i32, libc::SIGTERM);
         }
         let _ = self.0.wait();
+        crate::common::reaper::forget_pid(self.0.id());
     }
 }
 
@@ -164,6 +165,7 @@ async fn second_server() -> (Server, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    crate::common::reaper::watch_pid(child.id());
     let server = Server(child);
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -576,7 +578,7 @@ async fn address_books_from_the_command_line() {
     assert!(message.contains("slug"), "{message}");
 
     // README's own example now works: import into a book made from the command line.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("accounts");
     let file = dir.path().join("one.vcf");
     std::fs::write(
         &file,
@@ -1081,7 +1083,7 @@ async fn a_subscription_ends_when_its_token_is_revoked() {
 
 /// What a phone's sync of 10 requests costs with the account password, now that every login
 /// reads the user row, next to the same sync with an app password. Run with
-/// `cargo test --release --test accounts measure -- --ignored --nocapture`.
+/// `cargo test --release --test it accounts::measure -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn measure_a_ten_request_sync_with_a_password() {

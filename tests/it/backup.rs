@@ -4,8 +4,8 @@
 //! before the backup still answers the same changes. Restoring over data is refused, and so is
 //! a file that is no backup. `rolodex psql` opens a SQL shell on the managed cluster.
 
-mod common;
-mod ops_support;
+use crate::common;
+use crate::ops_support;
 
 use base64::Engine;
 use ops_support::{Server, fails, ok, rolodex, work_dir};
@@ -344,9 +344,8 @@ async fn backup_and_restore_with_database_url() {
     ] {
         client.batch_execute(&statement).await.unwrap();
     }
-    // The shared cluster's URL is `postgresql://<app role>@/rolodex?host=…`: the same server,
-    // another database (and for the target, its owner).
-    let url_of = |name: &str| shared.replacen("/rolodex?", &format!("/{name}?"), 1);
+    // The same server, another database (and for the target, its owner).
+    let url_of = |name: &str| common::url_with_database(&shared, name);
     let target_url = url_of(&target).replacen(&format!("{app_role}@"), &format!("{owner}@"), 1);
     let work = work_dir();
     let cwd = work.path();
@@ -399,4 +398,13 @@ async fn backup_and_restore_with_database_url() {
     let stderr = ops_support::text(&again.stderr);
     assert!(stderr.contains("refusing to restore into"), "{stderr}");
     assert!(stderr.contains(&format!("database {target}")), "{stderr}");
+
+    // Leave an external server (DATABASE_URL) as it was: these are not the harness's own.
+    for statement in [
+        format!("DROP DATABASE {source} WITH (FORCE)"),
+        format!("DROP DATABASE {target} WITH (FORCE)"),
+        format!("DROP ROLE {owner}"),
+    ] {
+        client.batch_execute(&statement).await.unwrap();
+    }
 }

@@ -1,7 +1,7 @@
 //! The `rolodex` binary as a new user runs it: `serve` in an empty directory on the embedded
 //! default, Ctrl-C, a second start; and account administration (`user add`, `token create`).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -67,10 +67,7 @@ fn interrupt_and_wait(child: &mut Child) -> std::process::ExitStatus {
 
 #[tokio::test]
 async fn serve_in_an_empty_directory_then_ctrl_c_then_start_again() {
-    let work = tempfile::Builder::new()
-        .prefix("rolodex-cli-")
-        .tempdir()
-        .unwrap();
+    let work = crate::common::temp_dir("cli");
     // The managed cluster runs as an unprivileged user when we are root; it must be able to
     // reach the directory, as it could in a user's home.
     std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -87,6 +84,7 @@ async fn serve_in_an_empty_directory_then_ctrl_c_then_start_again() {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
+        crate::common::reaper::watch_pid(child.id());
         wait_healthy(port, &mut child).await;
         assert!(
             data_dir.join("pgdata/PG_VERSION").exists(),
@@ -96,6 +94,7 @@ async fn serve_in_an_empty_directory_then_ctrl_c_then_start_again() {
         assert!(alive(postmaster));
 
         let status = interrupt_and_wait(&mut child);
+        crate::common::reaper::forget_pid(child.id());
         assert!(status.success(), "start {start}: exit status {status}");
         assert!(
             !alive(postmaster),
@@ -106,7 +105,7 @@ async fn serve_in_an_empty_directory_then_ctrl_c_then_start_again() {
 
 #[test]
 fn missing_postgres_binaries_give_one_clear_message() {
-    let work = tempfile::tempdir().unwrap();
+    let work = crate::common::temp_dir("cli");
     let output = Command::new(BIN)
         // `serve`: the one command that runs PostgreSQL in an empty directory (the others
         // stop earlier, at "no cluster here").
@@ -204,7 +203,7 @@ async fn dedupe_reports_then_merges() {
     let url = common::database_url();
     let store = common::store().await;
     let user = common::user(&store, "cli-dedupe").await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("cli");
     let file = dir.path().join("two-sources.vcf");
     std::fs::write(
         &file,

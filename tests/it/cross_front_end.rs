@@ -2,7 +2,7 @@
 //! same ETag; what GraphQL changes, CardDAV sees as a new ETag, ctag and sync token, with the
 //! client's own properties intact; a GraphQL delete is a 404 in sync-collection.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use reqwest::Method;

@@ -1,9 +1,9 @@
 //! The CardDAV front end through the real router against a real PostgreSQL: discovery, every
 //! method, report and precondition, request bodies of real clients (tests/fixtures/dav),
 //! version negotiation, bad input, tenant isolation and the cross-front-end cases on the store
-//! level. Multistatus bodies are snapshotted (tests/snapshots/) with volatile values redacted.
+//! level. Multistatus bodies are snapshotted (tests/it/snapshots/) with volatile values redacted.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -11,7 +11,7 @@ use rolodex::domain::contact::ContactPatch;
 use rolodex::domain::etag;
 use rolodex::store::ContactListQuery;
 
-mod dav_client;
+use crate::dav_client;
 
 use dav_client::*;
 // ---------------------------------------------------------------------------------------------
@@ -1324,7 +1324,7 @@ async fn get_on_a_book_exports_it() {
         reply.body,
         format!("{}{}", card("a", "Alpha"), card("b", "Bravo"))
     );
-    // COPY and MOVE are served (tests/dav_rfc.rs); locking and ACL changes are not.
+    // COPY and MOVE are served (tests/it/dav_rfc.rs); locking and ACL changes are not.
     for method in ["LOCK", "UNLOCK", "ACL"] {
         let reply = c.send(method, &c.card("a.vcf"), &[], Body::empty()).await;
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
@@ -1353,7 +1353,7 @@ async fn get_on_a_book_exports_it() {
 
 // ---------------------------------------------------------------------------------------------
 // Timing against the performance targets; run with
-// `cargo test --release --test dav -- --ignored --nocapture timings`.
+// `cargo test --release --test it dav::timings -- --ignored --nocapture`.
 
 #[tokio::test]
 #[ignore = "slow: loads 10,000 cards; prints timings"]

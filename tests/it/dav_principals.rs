@@ -3,8 +3,8 @@
 //! collection and principal URLs, principal-match, acl-principal-prop-set (400 for Depth other
 //! than 0). Every answer names the caller's principal only, never another user's.
 
-mod common;
-mod dav_client;
+use crate::common;
+use crate::dav_client;
 
 use axum::http::StatusCode;
 use dav_client::*;

@@ -4,8 +4,8 @@
 //! live properties are refused atomically; removing a missing property succeeds; values are
 //! size-bounded; a card's properties go with its DELETE and travel with MOVE and COPY.
 
-mod common;
-mod dav_client;
+use crate::common;
+use crate::dav_client;
 
 use axum::http::StatusCode;
 use dav_client::*;

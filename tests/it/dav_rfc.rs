@@ -2,10 +2,10 @@
 //! methods allowed per resource, finite PROPFIND depth and MKCOL bodies (RFC 4918 9.1, 9.3.1),
 //! validators on address books (RFC 7232) and REPORTs on card URLs (RFC 6352 3, 8.6, 8.7).
 //! Multistatus bodies are snapshotted with volatile values redacted. MOVE and COPY are in
-//! tests/dav_transfer.rs.
+//! tests/it/dav_transfer.rs.
 
-mod common;
-mod dav_client;
+use crate::common;
+use crate::dav_client;
 
 use axum::http::StatusCode;
 use dav_client::*;

@@ -3,8 +3,8 @@
 //! Destination and Overwrite headers, no-uid-conflict, 201/204, what sync-collection shows,
 //! and hostile or foreign destinations answered 4xx or 502.
 
-mod common;
-mod dav_client;
+use crate::common;
+use crate::dav_client;
 
 use axum::http::StatusCode;
 use dav_client::*;

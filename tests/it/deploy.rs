@@ -66,7 +66,7 @@ fn example_config_names_every_key_and_loads() {
 
 #[test]
 fn a_config_file_with_an_unknown_key_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("deploy");
     let path = dir.path().join("config.toml");
     std::fs::write(&path, "listen = \"127.0.0.1:8080\"\nlisten_port = 8080\n").unwrap();
     let error = Settings::resolve(

@@ -1,7 +1,7 @@
 //! The GraphQL API over HTTP against a real PostgreSQL: every operation of the three seed specs,
 //! search, the change feed, error codes, limits, tenant isolation and the N+1 guard.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

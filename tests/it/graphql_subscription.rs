@@ -3,7 +3,7 @@
 //! after commit); another user's address book cannot be subscribed to; bad credentials are
 //! refused.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -75,6 +75,7 @@ impl Drop for Server {
             libc::kill(self.0.id() as i32, libc::SIGTERM);
         }
         let _ = self.0.wait();
+        crate::common::reaper::forget_pid(self.0.id());
     }
 }
 
@@ -92,6 +93,7 @@ async fn second_server() -> (Server, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    crate::common::reaper::watch_pid(child.id());
     let server = Server(child);
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -8,9 +8,8 @@
 //! 10,000 cards (`ROLODEX_HOSTILE_CARDS=10000`) and reports each answer's time and the server's
 //! memory. No timing is asserted here.
 
-#[path = "hostile/cases.rs"]
 mod cases;
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,12 +33,14 @@ impl Drop for Server {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
+                crate::common::reaper::forget_pid(self.child.id());
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::common::reaper::forget_pid(self.child.id());
     }
 }
 
@@ -60,6 +61,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start rolodex serve");
+        crate::common::reaper::watch_pid(child.id());
         let mut server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),

@@ -6,7 +6,7 @@
 //! import into an empty book -> export gives the same bytes in every format; the batched write
 //! keeps the single-write invariants; the CLI and GraphQL run the same code path.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -633,7 +633,7 @@ async fn drop_json_with_module_data_and_a_deleted_entry() {
         .await;
 
     // A tombstone for a contact that is here deletes it; the export then shows the deletion.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("import-export");
     let tombstone = dir.path().join("deleted.json");
     std::fs::write(
         &tombstone,
@@ -710,7 +710,7 @@ const ALL_FIXTURES: [&str; 7] = [
 async fn export_import_export_gives_the_same_contacts_in_every_format() {
     let source = Book::new("export-src").await;
     source.import(&ALL_FIXTURES).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("import-export");
     for (format, file) in [
         (ExportFormat::VCard3, "out.vcf"),
         (ExportFormat::VCard4, "out4.vcf"),
@@ -788,7 +788,7 @@ async fn batched_writes_keep_revisions_change_log_notifications_and_etags() {
         .expect("LISTEN");
 
     let count = 1234;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("import-export");
     let path = dir.path().join("many.vcf");
     std::fs::write(&path, generated(count, "batch")).unwrap();
     let before = book.revision().await;
@@ -906,7 +906,7 @@ async fn dry_run_reports_and_writes_nothing() {
     // After the real import, a dry run of a changed file reports the update and writes nothing.
     book.import_with(&files, &ImportOptions::default()).await;
     let revision = book.revision().await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("import-export");
     let changed = dir.path().join("changed.json");
     std::fs::write(
         &changed,
@@ -924,7 +924,7 @@ async fn dry_run_reports_and_writes_nothing() {
 #[tokio::test]
 async fn vdir_folders_are_read_recursively() {
     let book = Book::new("vdir").await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("import-export");
     let one =
         |uid: &str| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{uid}\r\nEND:VCARD\r\n");
     std::fs::write(dir.path().join("a.vcf"), one("vdir-a")).unwrap();
@@ -981,7 +981,7 @@ async fn cli_import_export_and_exit_codes() {
     assert_eq!(book.live().await.len(), 7);
 
     // Export: the file holds exactly what the store (and GraphQL) returns.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("import-export");
     let out = dir.path().join("contacts.vcf");
     let export = cli(&[
         "export",

@@ -1,7 +1,7 @@
 //! Every migration applies and reverts cleanly: up, all the way down, and up again, on a fresh
 //! database of the test cluster.
 
-mod common;
+use crate::common;
 
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -18,11 +18,8 @@ async fn scratch_database(prefix: &str) -> (AsyncPgConnection, String, String) {
         .execute(&mut admin)
         .await
         .unwrap();
-    // Same server, the new database: swap the path segment of the URL.
-    let at = url
-        .rfind("/rolodex")
-        .expect("the test URL names database rolodex");
-    let db_url = format!("{}/{name}{}", &url[..at], &url[at + "/rolodex".len()..]);
+    // Same server, the new database.
+    let db_url = common::url_with_database(&url, &name);
     (admin, name, db_url)
 }
 

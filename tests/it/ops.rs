@@ -4,7 +4,7 @@
 //! starting PostgreSQL, writes no colour codes into a log file and answers `/` with a page
 //! naming the front ends; an unreachable `DATABASE_URL` is named with its cause.
 
-mod ops_support;
+use crate::ops_support;
 
 use std::time::{Duration, Instant};
 

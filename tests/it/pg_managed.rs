@@ -58,7 +58,7 @@ async fn execute(pg: &ManagedPostgres, sql: &str) {
 #[tokio::test]
 async fn first_start_stop_and_restart_reuses_cluster() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     let data_dir = dir.path();
 
     let pg = ManagedPostgres::start(data_dir, None)
@@ -127,7 +127,7 @@ async fn first_start_stop_and_restart_reuses_cluster() {
 #[tokio::test]
 async fn drop_stops_postgres() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     let pg = ManagedPostgres::start(dir.path(), None).await.unwrap();
     let pid = pg.postmaster_pid();
     drop(pg);
@@ -137,7 +137,7 @@ async fn drop_stops_postgres() {
 #[tokio::test]
 async fn second_instance_on_same_data_dir_is_refused() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     let pg = ManagedPostgres::start(dir.path(), None).await.unwrap();
     let err = ManagedPostgres::start(dir.path(), None).await.unwrap_err();
     assert!(matches!(err, PgError::DataDirInUse { .. }), "{err:?}");
@@ -157,7 +157,7 @@ async fn second_instance_on_same_data_dir_is_refused() {
 #[tokio::test]
 async fn restart_after_postmaster_was_killed() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     let pg = ManagedPostgres::start(dir.path(), None).await.unwrap();
     execute(&pg, "CREATE TABLE t (x int); INSERT INTO t VALUES (7);").await;
     let pid = pg.postmaster_pid();
@@ -179,7 +179,7 @@ async fn restart_after_postmaster_was_killed() {
 #[tokio::test]
 async fn stale_pid_file_naming_unrelated_process() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     let pg = ManagedPostgres::start(dir.path(), None).await.unwrap();
     pg.stop().await.unwrap();
 
@@ -234,7 +234,7 @@ fn orphan_helper_process() {
 #[tokio::test]
 async fn orphaned_postmaster_is_stopped() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     let mut helper = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -306,7 +306,7 @@ impl Drop for StopOrphanOnDrop {
 #[tokio::test]
 async fn long_data_dir_path_uses_private_tmp_socket_dir() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     // Let an unprivileged postgres user traverse (not list) the tempdir when we are root.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
     let data_dir = dir.path().join("d".repeat(100));
@@ -332,7 +332,7 @@ async fn data_dir_the_postgres_user_cannot_reach_is_reported() {
         return;
     }
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     // 0700 root, like /root: not traversable by `postgres`.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let data_dir = dir.path().join("data");
@@ -346,7 +346,7 @@ async fn data_dir_the_postgres_user_cannot_reach_is_reported() {
 #[tokio::test]
 async fn cluster_of_another_major_version_is_refused() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     std::fs::create_dir(dir.path().join("pgdata")).unwrap();
     std::fs::write(dir.path().join("pgdata/PG_VERSION"), "9.6\n").unwrap();
     let err = ManagedPostgres::start(dir.path(), None).await.unwrap_err();
@@ -366,7 +366,7 @@ async fn cluster_of_another_major_version_is_refused() {
 
 #[tokio::test]
 async fn bad_override_dir_reports_how_to_install() {
-    let empty = tempfile::tempdir().unwrap();
+    let empty = crate::common::temp_dir("pg-managed");
     let err = find_binaries(Some(empty.path())).unwrap_err();
     assert!(matches!(err, PgError::BinariesNotFound));
     let err = ManagedPostgres::start(empty.path(), Some(empty.path()))
@@ -392,7 +392,7 @@ fn discovers_installed_binaries() {
 #[tokio::test]
 async fn log_keeps_no_statement_text_and_stays_bounded() {
     init_tracing();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-managed");
     let options = rolodex::pg::ManagedOptions {
         log_max_bytes: 16 * 1024,
         ..Default::default()

@@ -69,7 +69,7 @@ async fn assert_not_superuser(app: &tokio_postgres::Client) {
 
 #[tokio::test]
 async fn a_new_cluster_serves_the_application_as_a_plain_owner() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-roles");
     let pg = ManagedPostgres::start(dir.path(), None)
         .await
         .expect("start");
@@ -94,7 +94,7 @@ async fn a_new_cluster_serves_the_application_as_a_plain_owner() {
 
 #[tokio::test]
 async fn a_cluster_of_an_older_version_is_upgraded_in_place() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::temp_dir("pg-roles");
     let data_dir = dir.path();
     let pg = ManagedPostgres::start(data_dir, None).await.expect("start");
     // Make it what earlier versions left: database, tables and the pg_trgm extension created by

@@ -105,10 +105,7 @@ fn free_port() -> u16 {
 
 fn start_server() -> TlsServer {
     let bindir = rolodex::pg::find_binaries(None).expect("PostgreSQL binaries");
-    let dir = tempfile::Builder::new()
-        .prefix("rolodex-tls-")
-        .tempdir()
-        .unwrap();
+    let dir = crate::common::temp_dir("tls");
     // The server user must reach its files in here.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     make_certificates(dir.path());

@@ -45,7 +45,9 @@ fn rolodex(data_dir: &Path, args: &[&str]) -> Output {
 /// Creates the cluster the way a user does: `rolodex serve` (only `serve` and `restore` create
 /// one), stopped once it listens.
 fn init_cluster(data_dir: &Path) {
-    let log = tempfile::NamedTempFile::new().unwrap();
+    let log_dir = crate::common::temp_dir("root-log");
+    let log_path = log_dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(data_dir)
@@ -54,12 +56,13 @@ fn init_cluster(data_dir: &Path) {
         .env_remove("ROLODEX_PG_USER")
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
-        .stderr(log.reopen().unwrap())
+        .stderr(log)
         .spawn()
         .unwrap();
+    crate::common::reaper::watch_pid(child.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         if text.contains("rolodex is listening") {
             break;
         }
@@ -76,7 +79,9 @@ fn init_cluster(data_dir: &Path) {
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    assert!(child.wait().unwrap().success());
+    let status = child.wait().unwrap();
+    crate::common::reaper::forget_pid(child.id());
+    assert!(status.success());
 }
 
 fn stderr(out: &Output) -> String {
@@ -117,15 +122,9 @@ fn links_planted_in_the_data_dir_lead_root_nowhere() {
         eprintln!("not root: the unprivileged-user hand-over is not exercised");
         return;
     }
-    let data = tempfile::Builder::new()
-        .prefix("rolodex-root-")
-        .tempdir()
-        .unwrap();
+    let data = crate::common::temp_dir("root");
     let data_dir = data.path();
-    let victims = tempfile::Builder::new()
-        .prefix("rolodex-victims-")
-        .tempdir()
-        .unwrap();
+    let victims = crate::common::temp_dir("victims");
     let victim = victims.path().join("passwd");
     std::fs::write(&victim, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -216,10 +215,7 @@ fn the_cluster_never_runs_as_nobody_or_a_missing_user() {
         eprintln!("not root: --pg-user is not used");
         return;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("rolodex-pguser-")
-        .tempdir()
-        .unwrap();
+    let dir = crate::common::temp_dir("pguser");
     let data_dir = dir.path().join("data");
     // `serve`, the command that creates a cluster, refuses before it makes anything.
     let out = rolodex(

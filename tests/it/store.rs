@@ -1,7 +1,7 @@
 //! The record store against a real PostgreSQL: CRUD, ETag preconditions, concurrent writers,
 //! the change log, tenant isolation and atomicity of failed writes.
 
-mod common;
+use crate::common;
 
 use rolodex::domain::contact::{CardKind, ContactPatch, Email, EmailKind, Phone, PhoneKind};
 use rolodex::store::{ChangeOp, ContactListQuery, Precondition, StoreError};

@@ -1,7 +1,7 @@
 //! Real-client vCards through the store: stored and read back byte-identical, re-rendered in the
 //! other vCard version without losing a field, and patched without losing unknown properties.
 
-mod common;
+use crate::common;
 
 use rolodex::domain::contact::ContactPatch;
 use rolodex::domain::vcard::{self, RenderVersion};

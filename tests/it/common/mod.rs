@@ -1,98 +1,67 @@
 //! Test harness: one real PostgreSQL per test binary, the same managed cluster code the server
-//! uses (or the server named by `DATABASE_URL`), migrated once; each test gets its own pool and
-//! its own freshly created users, so tests run in parallel without seeing each other's data.
+//! uses (or the server named by `DATABASE_URL`), migrated once into a template; each test gets
+//! its own database copied from it (see `cluster`), its own pool and freshly created users, so
+//! tests run in parallel without seeing each other's data. Temporary directories and child
+//! processes are registered with `reaper`, so a killed test process leaves nothing behind.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+mod cluster;
+pub mod reaper;
 
 use rolodex::db::PoolSettings;
-use rolodex::pg::ManagedPostgres;
 use rolodex::store::{Principal, Store};
 
-struct Shared {
-    url: String,
-    /// The managed cluster's superuser URL (the same as `url` with DATABASE_URL).
-    admin_url: String,
-    // Kept alive for the whole process; stopped by the atexit hook below.
-    managed: Option<ManagedPostgres>,
-    _dir: Option<tempfile::TempDir>,
+pub use cluster::{admin_url, database_url, url_with_database};
+
+/// A new temporary directory `/tmp/rolodex-test-<label>-XXXXXX`, removed when the value drops,
+/// and by the reaper (PostgreSQL under it stopped first) if this process dies before that.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("rolodex-test-{label}-"))
+        .tempdir()
+        .expect("tempdir");
+    reaper::watch_dir(dir.path());
+    dir
 }
 
-static SHARED: OnceLock<Shared> = OnceLock::new();
+/// A child process this test started, killed by the reaper if this process dies while it
+/// runs. Wait for it (or kill it) through [`Watched::child`]; dropping this unregisters it.
+pub struct Watched {
+    pub child: std::process::Child,
+}
 
-extern "C" fn stop_cluster_at_exit() {
-    if let Some(shared) = SHARED.get()
-        && let Some(pg) = &shared.managed
-    {
-        pg.stop_blocking();
-        // Statics are never dropped, so the TempDir would stay behind (tens of MiB per test
-        // binary and run): remove it here, once the cluster is stopped.
-        if let Some(dir) = &shared._dir {
-            let _ = std::fs::remove_dir_all(dir.path());
-        }
+impl Watched {
+    pub fn new(child: std::process::Child) -> Watched {
+        reaper::watch_pid(child.id());
+        Watched { child }
     }
 }
 
-fn shared() -> &'static Shared {
-    SHARED.get_or_init(|| {
-        // Started on a runtime of its own: each #[tokio::test] has a runtime that ends with the
-        // test, and the cluster must outlive all of them.
-        std::thread::spawn(|| {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .worker_threads(1)
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let (url, managed, dir) = match std::env::var("DATABASE_URL") {
-                    Ok(url) if !url.is_empty() => (url, None, None),
-                    _ => {
-                        let dir = tempfile::Builder::new()
-                            .prefix("rolodex-test-")
-                            .tempdir()
-                            .expect("tempdir");
-                        let pg = ManagedPostgres::start(dir.path(), None)
-                            .await
-                            .unwrap_or_else(|e| panic!("managed PostgreSQL: {e}"));
-                        // SAFETY: registering a plain extern "C" fn with no captured state.
-                        unsafe {
-                            libc::atexit(stop_cluster_at_exit);
-                        }
-                        (pg.database_url(), Some(pg), Some(dir))
-                    }
-                };
-                let store = Store::connect(&url, &PoolSettings::default())
-                    .await
-                    .expect("connect");
-                store.migrate().await.expect("migrate");
-                let admin_url = managed
-                    .as_ref()
-                    .map_or_else(|| url.clone(), ManagedPostgres::superuser_url);
-                Shared {
-                    url,
-                    admin_url,
-                    managed,
-                    _dir: dir,
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // Not waited for yet (a test failed first): end it now, before its number is freed;
+        // SIGTERM first, so a `rolodex serve` stops its PostgreSQL.
+        if self.child.try_wait().ok().flatten().is_none() {
+            // SAFETY: signalling our own child process.
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGTERM);
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while self.child.try_wait().ok().flatten().is_none() {
+                if std::time::Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
                 }
-            })
-        })
-        .join()
-        .expect("cluster start thread")
-    })
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        reaper::forget_pid(self.child.id());
+    }
 }
 
-/// The database URL of the shared test cluster.
-pub fn database_url() -> String {
-    shared().url.clone()
-}
-
-/// A URL that may create databases: the managed cluster's superuser (the server itself
-/// connects as an application role that cannot).
-pub fn admin_url() -> String {
-    shared().admin_url.clone()
-}
-
-/// A store with its own small pool on the shared, migrated database.
+/// A store with its own small pool on this test's database (the same one on every call from
+/// the test).
 pub async fn store() -> Store {
     let url = database_url();
     Store::connect(

@@ -1,6 +1,6 @@
 //! A CardDAV client for the HTTP-level tests: the real router (oneshot), a fresh user with an
 //! app password per client, and the snapshot helpers (pretty-printing, redaction of volatile
-//! values). Shared by tests/dav.rs and tests/dav_*.rs.
+//! values). Shared by tests/it/dav.rs and tests/it/dav_*.rs.
 #![allow(dead_code)]
 
 use axum::Router;

@@ -1,5 +1,5 @@
 //! The requests of the hostile suite and how each must be answered. Shared by
-//! `tests/hostile.rs` (correctness, 300 cards) and `bench/hostile` (the same requests on a
+//! `tests/it/hostile.rs` (correctness, 300 cards) and `bench/hostile` (the same requests on a
 //! 10,000-card book, timed); only reqwest, serde_json and base64 are used here.
 //!
 //! Every request names the class of attack it stands for (the issue that asked for this suite

@@ -14,10 +14,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_rolodex");
 /// as root, so the directory must be reachable for that user, as a home directory would be).
 /// Declare it before the servers using it: they are dropped (stopped) first.
 pub fn work_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("rolodex-ops-")
-        .tempdir()
-        .unwrap();
+    let dir = crate::common::temp_dir("ops");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
 }
@@ -114,6 +111,7 @@ impl Server {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
+        crate::common::reaper::watch_pid(child.id());
         let mut server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -152,6 +150,7 @@ impl Server {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
         let _ = self.child.wait();
+        crate::common::reaper::forget_pid(self.child.id());
     }
 }
 
