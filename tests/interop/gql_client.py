@@ -1,5 +1,5 @@
 """Rolodex against a real third-party GraphQL client: Python `gql` (PyPI), run by
-tests/interop_gql.rs.
+tests/it/interop_gql.rs.
 
 Environment: ROLODEX_URL (http://127.0.0.1:PORT) and ROLODEX_TOKEN (a bearer token).
 

@@ -5,21 +5,18 @@
 //! `connection_init` payload), and prints what it saw as JSON; this test checks it, and checks
 //! through the store that the client's writes really landed.
 //!
-//! gql is installed into `target/interop-venv` (or `$ROLODEX_INTEROP_VENV`) on first use,
-//! additively (the vdirsyncer interop test uses the same venv), under an exclusive lock on
-//! `<venv>.lock`; `.ci/run` does the same up front. If it cannot be installed the test fails,
-//! it never skips.
+//! gql comes from `target/interop-venv` (or `$ROLODEX_INTEROP_VENV`), where `scripts/test`
+//! installs it beside vdirsyncer; without it the test fails naming that script, it never skips.
 
-mod common;
+use crate::common;
 
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// The pip requirement: gql 4 (its `GraphQLRequest` API) with both async transports.
+/// The pip requirement (the same as in `scripts/test`): gql 4 (its `GraphQLRequest` API) with both async transports.
 const GQL_REQUIREMENT: &str = "gql[aiohttp,websockets]>=4,<5";
 
 fn venv_dir() -> PathBuf {
@@ -29,91 +26,24 @@ fn venv_dir() -> PathBuf {
     }
 }
 
-/// Holds an exclusive `flock` on a file until dropped (released when the file is closed).
-struct InstallLock(#[allow(dead_code)] std::fs::File);
-
-fn install_lock(venv: &Path) -> InstallLock {
-    let path = venv.with_extension("lock");
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    // SAFETY: flock on a descriptor we own, kept open as long as the lock is needed.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-    assert_eq!(
-        rc,
-        0,
-        "flock {}: {}",
-        path.display(),
-        std::io::Error::last_os_error()
-    );
-    InstallLock(file)
-}
-
-fn run(program: &Path, args: &[&str]) {
-    let output = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e}. The gql interop test needs python3 with venv \
-                 (apt-get install python3-venv) and access to PyPI.",
-                program.display()
-            )
-        });
-    assert!(
-        output.status.success(),
-        "{} {args:?} failed; the gql interop test needs python3 with venv and access to PyPI \
-         (or run `python3 -m venv target/interop-venv && target/interop-venv/bin/pip install \
-         '{GQL_REQUIREMENT}'` by hand):\n{}{}",
-        program.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The venv's python with gql importable, installing what is missing.
+/// The venv's python with gql importable (`scripts/test` installs it); fails saying so when
+/// it is missing (tests never install anything).
 fn ensure_gql() -> PathBuf {
     let venv = venv_dir();
     let python = venv.join("bin/python");
-    let has_gql = |python: &Path| {
-        std::process::Command::new(python)
-            .args([
-                "-c",
-                "import gql, aiohttp, websockets; assert gql.__version__.startswith('4.')",
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if has_gql(&python) {
-        return python;
-    }
-    let _lock = install_lock(&venv);
-    // Another process may have installed it while we waited for the lock.
-    if has_gql(&python) {
-        return python;
-    }
-    if !python.exists() {
-        run(
-            Path::new("python3"),
-            &["-m", "venv", &venv.to_string_lossy()],
-        );
-    }
-    run(
-        &venv.join("bin/pip"),
-        &[
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            GQL_REQUIREMENT,
-        ],
+    let has_gql = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import gql, aiohttp, websockets; assert gql.__version__.startswith('4.')",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has_gql,
+        "{GQL_REQUIREMENT} not importable by {}: run the suite with `scripts/test`, which \
+         installs it into that venv (or set ROLODEX_INTEROP_VENV to a venv that has it)",
+        python.display()
     );
-    assert!(has_gql(&python), "gql installed but cannot be imported");
     python
 }
 

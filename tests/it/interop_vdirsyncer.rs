@@ -4,10 +4,10 @@
 //! edits and deletions on both sides (over DAV and through the store, as GraphQL does), re-sync,
 //! and a content comparison: nothing lost, nothing duplicated, every byte where it should be.
 //!
-//! vdirsyncer is installed into `target/interop-venv` on first use (`python3 -m venv` + pip);
-//! `.ci/run` does the same up front. If it cannot be installed the test fails, it never skips.
+//! vdirsyncer comes from `target/interop-venv` (or `$ROLODEX_INTEROP_VENV`), where
+//! `scripts/test` installs it; without it the test fails naming that script, it never skips.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,52 +23,21 @@ fn venv_dir() -> PathBuf {
     }
 }
 
-/// The vdirsyncer executable, installing it into the venv when missing.
+/// The vdirsyncer executable of the venv `scripts/test` prepares; fails saying so when it is
+/// missing (tests never install anything).
 fn ensure_vdirsyncer() -> PathBuf {
     let venv = venv_dir();
     let bin = venv.join("bin/vdirsyncer");
-    let works = |bin: &Path| {
-        Command::new(bin)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if works(&bin) {
-        return bin;
-    }
-    let run = |program: &Path, args: &[&str]| {
-        let output = Command::new(program)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {}: {e}. The vdirsyncer interop test needs python3 with venv \
-                     (apt-get install python3-venv) and access to PyPI.",
-                    program.display()
-                )
-            });
-        assert!(
-            output.status.success(),
-            "{} {args:?} failed; the vdirsyncer interop test needs python3 with venv and access \
-             to PyPI (or run `python3 -m venv target/interop-venv && \
-             target/interop-venv/bin/pip install vdirsyncer` by hand):\n{}{}",
-            program.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    let venv_arg = venv.to_string_lossy().into_owned();
-    run(Path::new("python3"), &["-m", "venv", &venv_arg]);
-    run(
-        &venv.join("bin/pip"),
-        &[
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "vdirsyncer",
-        ],
+    let works = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        works,
+        "vdirsyncer not found at {}: run the suite with `scripts/test`, which installs it into \
+         that venv (or set ROLODEX_INTEROP_VENV to a venv that has it)",
+        bin.display()
     );
-    assert!(works(&bin), "vdirsyncer installed but does not run");
     bin
 }
 
@@ -208,7 +177,7 @@ async fn vdirsyncer_two_way_sync() {
             .unwrap();
         expected.insert(uid, text);
     }
-    let work = tempfile::tempdir().unwrap();
+    let work = crate::common::temp_dir("interop-vdirsyncer");
     let vdir = work.path().join("vdir");
     let local = vdir.join("contacts");
     std::fs::create_dir_all(&local).unwrap();

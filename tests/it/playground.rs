@@ -12,11 +12,10 @@
 //!
 //! With `ROLODEX_PLAYGROUND_SCREENSHOTS=<dir>`, both tests leave screenshots there to look at.
 //!
-//! Chromium is `/usr/bin/chromium` (or `$CHROMIUM`); when missing, the test installs Debian's
-//! `chromium` package if it runs as root, and otherwise fails saying how to install it. It
-//! never skips.
+//! Chromium is `/usr/bin/chromium` (or `$CHROMIUM`), which `scripts/test` installs; when
+//! missing, the test fails naming that script. It never skips.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -61,48 +60,17 @@ fn find_chromium() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
-/// Chromium, installed from Debian's packages when missing and allowed. Panics with what to
-/// do when it cannot be had.
+/// Chromium; fails saying how to get it when it is missing (tests never install anything).
 fn chromium() -> PathBuf {
     static CHROMIUM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CHROMIUM
         .get_or_init(|| {
-            if let Some(path) = find_chromium() {
-                return path;
-            }
-            // SAFETY: geteuid has no preconditions.
-            let root = unsafe { libc::geteuid() } == 0;
-            let mut log = String::new();
-            if root {
-                // Two tests may get here at once; apt serializes them with its own lock, and
-                // the second install finds the package installed.
-                for args in [
-                    &["update", "-qq"][..],
-                    &["install", "-y", "-qq", "--no-install-recommends", "chromium"][..],
-                ] {
-                    match std::process::Command::new("apt-get")
-                        .args(args)
-                        .env("DEBIAN_FRONTEND", "noninteractive")
-                        .output()
-                    {
-                        Ok(out) => {
-                            log.push_str(&String::from_utf8_lossy(&out.stdout));
-                            log.push_str(&String::from_utf8_lossy(&out.stderr));
-                        }
-                        Err(e) => log.push_str(&format!("apt-get: {e}\n")),
-                    }
-                }
-            }
             find_chromium().unwrap_or_else(|| {
                 panic!(
-                    "Chromium not found (looked at $CHROMIUM, PATH and /usr/bin/chromium) and \
-                     {}. The playground test needs a real browser: run \
-                     `apt-get install -y chromium` (Debian) or set CHROMIUM=/path/to/chromium.\n{log}",
-                    if root {
-                        "`apt-get install chromium` did not provide it"
-                    } else {
-                        "it cannot be installed without root"
-                    }
+                    "Chromium not found (looked at $CHROMIUM, PATH and /usr/bin/chromium). The \
+                     playground test needs a real browser: run the suite with `scripts/test`, \
+                     which installs Debian's `chromium` (as root) or says how, or set \
+                     CHROMIUM=/path/to/chromium."
                 )
             })
         })
@@ -128,6 +96,7 @@ fn kill_group(pid: Option<u32>) {
         unsafe {
             libc::kill(-(pid as i32), libc::SIGKILL);
         }
+        crate::common::reaper::forget_pid(pid);
     }
 }
 
@@ -140,6 +109,10 @@ async fn run_chromium(profile: &Path, args: &[String]) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium().display()));
     let pid = child.id();
+    // Killed with its group by the reaper if this process dies first.
+    if let Some(pid) = pid {
+        crate::common::reaper::watch_pid(pid);
+    }
     let output = match tokio::time::timeout(CHROMIUM_DEADLINE, child.wait_with_output()).await {
         Ok(output) => output.expect("chromium output"),
         Err(_) => {
@@ -222,7 +195,7 @@ async fn playground_renders_in_headless_chromium() {
     check_http(&base).await;
     let url = format!("{base}/graphql");
 
-    let profile = tempfile::tempdir().unwrap();
+    let profile = crate::common::temp_dir("playground");
     let output = run_chromium(
         profile.path(),
         &[
@@ -271,7 +244,7 @@ async fn playground_renders_in_headless_chromium() {
 
     // A screenshot, as a person would see it.
     let shot = profile.path().join("playground.png");
-    let profile2 = tempfile::tempdir().unwrap();
+    let profile2 = crate::common::temp_dir("playground");
     run_chromium(
         profile2.path(),
         &[
@@ -471,8 +444,11 @@ async fn playground_works_with_a_token_in_the_headers_editor() {
     )
     .await;
 
-    let profile = tempfile::tempdir().unwrap();
+    let profile = crate::common::temp_dir("playground");
     let (child, mut page) = devtools(profile.path()).await;
+    if let Some(pid) = child.id() {
+        crate::common::reaper::watch_pid(pid);
+    }
     let _browser = Browser(child.id());
     page.call("Page.navigate", json!({ "url": format!("{base}/graphql") }))
         .await;

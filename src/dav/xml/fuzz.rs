@@ -24,7 +24,7 @@ use super::request::{self, PropSelection, Report};
 use super::tree::{self, Element, MAX_ATTRIBUTES, is_xml_char};
 use super::write::{Multistatus, error_body, escape_attribute_into, escape_into};
 
-/// Real clients' bodies, placeholders filled as `tests/dav.rs` fills them.
+/// Real clients' bodies, placeholders filled as `tests/it/dav.rs` fills them.
 static FIXTURES: LazyLock<Vec<String>> = LazyLock::new(|| {
     let hrefs = "<href>/dav/addressbooks/alice/contacts/picard.vcf</href>\
                  <href>/dav/addressbooks/alice/contacts/a%40b.vcf</href>";
