@@ -238,7 +238,8 @@ async fn orphaned_postmaster_is_stopped() {
     let mut helper = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "orphan_helper_process",
+            // The helper test by its full name in this binary (module path included).
+            "pg_managed::orphan_helper_process",
             "--nocapture",
             "--test-threads=1",
         ])
