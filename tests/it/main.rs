@@ -4,9 +4,11 @@
 //! fresh database per test, cleanup that survives a killed process), `ops_support` runs the
 //! real `rolodex` binary, `dav_client` speaks CardDAV to the in-process router.
 //!
-//! Nothing here needs a process of its own: no test changes process-wide state (environment,
-//! working directory, umask, signal dispositions); the tests that need root say so and pass
-//! elsewhere, and those that start their own clusters do so in their own directories.
+//! Nothing here needs a process of its own, so there is no second binary: no test changes the
+//! environment, working directory, umask or signal dispositions (the one piece of process-wide
+//! state, `pg_managed`'s debug tracing subscriber, only adds log lines that libtest captures
+//! per test and shows with a failure); the tests that need root say so and pass elsewhere, and
+//! those that start clusters of their own do so in directories of their own.
 
 mod common;
 mod dav_client;
