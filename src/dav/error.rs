@@ -270,7 +270,9 @@ impl IntoResponse for DavError {
                     .insert(header::ALLOW, HeaderValue::from_static(allow));
                 response
             }
-            DavError::Unauthorized => crate::auth::rejection(&crate::auth::AuthError::Invalid),
+            DavError::Unauthorized => {
+                crate::auth::refuse::<crate::auth::PlainText>(&crate::auth::AuthError::Invalid)
+            }
         }
     }
 }

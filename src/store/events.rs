@@ -40,11 +40,11 @@ pub struct ChangeHub {
 }
 
 impl ChangeHub {
-    /// Starts listening in the background (reconnecting with backoff if the connection drops).
+    /// Starts listening in the background (reconnecting with backoff if the connection drops):
+    /// the LISTEN task of the process, started once by whoever serves subscriptions (`serve`).
     /// Must be called inside a tokio runtime.
     pub fn start(database_url: &str) -> ChangeHub {
-        let (sender, _) = broadcast::channel(BACKLOG);
-        let hub = ChangeHub { sender };
+        let hub = ChangeHub::unheard();
         let url = database_url.to_owned();
         let task_sender = hub.sender.clone();
         tokio::spawn(async move {
@@ -68,6 +68,13 @@ impl ChangeHub {
             }
         });
         hub
+    }
+
+    /// A hub no listener feeds: its subscribers hear nothing. For a router whose
+    /// subscriptions are not exercised (tests of other features, tools).
+    pub fn unheard() -> ChangeHub {
+        let (sender, _) = broadcast::channel(BACKLOG);
+        ChangeHub { sender }
     }
 
     /// A receiver of every event committed from now on.
