@@ -162,6 +162,14 @@ impl From<StoreError> for DavError {
                     "internal error".to_owned(),
                 )
             }
+            // Only `Store::migrate` fails so, before any request is served.
+            StoreError::Migration(e) => {
+                tracing::error!(error = %e, "dav: migration failed");
+                DavError::Status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_owned(),
+                )
+            }
         }
     }
 }

@@ -134,6 +134,11 @@ pub fn store_error(error: StoreError) -> Error {
             tracing::error!(error = %detail, "database error");
             Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))
         }
+        // Only `Store::migrate` fails so, before any request is served.
+        StoreError::Migration(detail) => {
+            tracing::error!(error = %detail, "migration failed");
+            Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))
+        }
     }
 }
 
