@@ -280,7 +280,7 @@ impl Authenticator {
         tokio::task::spawn_blocking(move || secret::hash_password(&password))
             .await
             .map_err(|e| AuthError::Unavailable(e.to_string()))?
-            .map_err(AuthError::Unavailable)
+            .map_err(|e| AuthError::Unavailable(e.to_string()))
     }
 
     /// One of the few argon2 slots, or Busy after [`PASSWORD_QUEUE_WAIT`].

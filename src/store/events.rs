@@ -83,15 +83,26 @@ impl ChangeHub {
     }
 }
 
+/// Why the LISTEN connection ended (logged; the task reconnects).
+#[derive(Debug, thiserror::Error)]
+enum ListenError {
+    #[error(transparent)]
+    Connect(#[from] crate::db::ConnectError),
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("connection closed")]
+    Closed,
+}
+
 /// The listener task holds one sender; the hub handles hold the others.
 fn hub_dropped(sender: &broadcast::Sender<ChangeEvent>) -> bool {
     sender.strong_count() <= 1
 }
 
-async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<(), String> {
+async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<(), ListenError> {
     // The same TLS settings as the pool (sslmode, sslrootcert).
-    let target = crate::db::ConnectTarget::parse(url).map_err(|e| e.to_string())?;
-    let (client, mut connection) = target.connect().await.map_err(|e| e.to_string())?;
+    let target = crate::db::ConnectTarget::parse(url)?;
+    let (client, mut connection) = target.connect().await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!("LISTEN {CHANGE_CHANNEL}");
     let listen = client.batch_execute(&statement);
@@ -99,11 +110,11 @@ async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<()
     // The connection must be polled for the LISTEN to complete; drive both.
     loop {
         tokio::select! {
-            done = &mut listen => { done.map_err(|e| e.to_string())?; break; }
+            done = &mut listen => { done?; break; }
             message = messages.next() => match message {
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.to_string()),
-                None => return Err("connection closed".into()),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(ListenError::Closed),
             }
         }
     }
@@ -122,8 +133,8 @@ async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<()
                     }
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.to_string()),
-                None => return Err("connection closed".into()),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(ListenError::Closed),
             },
             _ = idle_checks.tick() => {
                 if hub_dropped(sender) && sender.receiver_count() == 0 {

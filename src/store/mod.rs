@@ -47,7 +47,7 @@ pub use duplicates::{DuplicateGroup, DuplicateQuery, MAX_SET_SIZE};
 pub use events::{ChangeEvent, ChangeHub};
 pub use export::ExportFormat;
 pub use groups::GroupSummary;
-pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard};
+pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard, SkipReason};
 pub use lookup::ContactLookup;
 pub use properties::{DeadProperty, PatchOutcome, PropertyOwner, PropertyPatch};
 pub use query::{
