@@ -1,6 +1,9 @@
-//! The HTTP application: shared state and the router that mounts every front end.
-
-use std::sync::Arc;
+//! The HTTP application: the state shared by every handler, composed of each front end's part,
+//! and the router that mounts every front end.
+//!
+//! The front ends do not know this state: each names the parts it needs ([`Store`],
+//! [`Authenticator`], its own [`DavLimits`] or [`GraphqlState`]) and reaches them through
+//! axum's `FromRef`, which `AppState` derives field by field.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
@@ -9,7 +12,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::auth::Authenticator;
-use crate::graphql::RolodexSchema;
+use crate::dav::DavLimits;
+use crate::graphql::GraphqlState;
 use crate::limits::Limits;
 use crate::store::{CardLimits, ChangeHub, Store};
 
@@ -22,38 +26,32 @@ pub struct AppOptions {
     pub allowed_origins: Vec<String>,
 }
 
-/// State shared by every handler.
-#[derive(Clone)]
+/// State shared by every handler: one field per part a front end asks for.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub store: Store,
     pub authenticator: Authenticator,
-    pub limits: Arc<Limits>,
-    pub allowed_origins: Arc<Vec<String>>,
-    /// The GraphQL schema, built once.
-    pub graphql: RolodexSchema,
-    /// Committed-change events for subscriptions (one LISTEN connection per process).
-    pub changes: ChangeHub,
+    pub dav: DavLimits,
+    pub graphql: GraphqlState,
+    /// The cap on every request body, applied to the whole router.
+    #[from_ref(skip)]
+    pub max_body_bytes: usize,
 }
 
 impl AppState {
-    /// Must be called inside a tokio runtime (the change listener starts in the background).
-    /// The store is given the card limits of `options`.
-    pub fn new(store: Store, options: AppOptions) -> AppState {
-        let store = store.with_card_limits(CardLimits::from(&options.limits));
+    /// The state of a server on `store`, which is given the card limits of `options`. Nothing
+    /// is started: `changes` is the process's change hub, started by the caller
+    /// ([`ChangeHub::start`], as `serve` does) when subscriptions are to hear of changes.
+    pub fn new(store: Store, options: AppOptions, changes: ChangeHub) -> AppState {
+        let limits = options.limits;
+        let store = store.with_card_limits(CardLimits::from(&limits));
         AppState {
-            authenticator: Authenticator::new(store.clone(), &options.limits),
-            changes: ChangeHub::start(store.database_url()),
-            graphql: crate::graphql::build_schema(&options.limits),
+            authenticator: Authenticator::new(store.clone(), &limits),
+            dav: DavLimits::from(&limits),
+            graphql: GraphqlState::new(&limits, options.allowed_origins, changes),
+            max_body_bytes: limits.max_body_bytes,
             store,
-            limits: Arc::new(options.limits),
-            allowed_origins: Arc::new(options.allowed_origins),
         }
-    }
-}
-
-impl FromRef<AppState> for Authenticator {
-    fn from_ref(state: &AppState) -> Authenticator {
-        state.authenticator.clone()
     }
 }
 
@@ -62,7 +60,7 @@ impl FromRef<AppState> for Authenticator {
 /// (`into_make_service_with_connect_info::<SocketAddr>`) so failed logins are also counted per
 /// client address.
 pub fn build_router(state: AppState) -> Router {
-    let body_limit = state.limits.max_body_bytes;
+    let body_limit = state.max_body_bytes;
     Router::new()
         .route("/", get(crate::home::page))
         .route("/healthz", get(healthz))
@@ -82,8 +80,8 @@ pub fn build_router(state: AppState) -> Router {
 }
 
 /// Liveness and database reachability; unauthenticated and reveals nothing but "ok".
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
+async fn healthz(State(store): State<Store>) -> impl IntoResponse {
+    match store.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n"),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");

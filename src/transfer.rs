@@ -8,8 +8,37 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::domain::formats::{self, Entry, Format, decode};
-use crate::store::{ImportAction, ImportOptions, ImportedCard, Principal, Store};
+use crate::domain::formats::{self, Entry, Format, FormatError, decode};
+use crate::store::{ImportAction, ImportOptions, ImportedCard, Principal, Store, StoreError};
+
+/// Why an import or export on disk failed (or, for [`read_source`], why one file is skipped).
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("{}: {source}", .path.display())]
+    Walk {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: no such file or directory", .0.display())]
+    Missing(PathBuf),
+    /// The file cannot be read (its path is in the report line already).
+    #[error("{0}")]
+    Read(std::io::Error),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("cannot write the report: {0}")]
+    Report(std::io::Error),
+    /// The book is not the principal's, or the database is unavailable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {}: {source}", .path.display())]
+    WriteFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the export: {0}")]
+    WriteStdout(std::io::Error),
+}
 
 /// One file read for import.
 #[derive(Debug)]
@@ -23,18 +52,21 @@ pub struct Source {
 
 /// Files to import from the given paths: files as they are, folders (vdirs) as the `.vcf` /
 /// `.vcard` files inside them (recursively, hidden entries skipped), sorted by name.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TransferError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
             let mut found = Vec::new();
-            walk(path, &mut found).map_err(|e| format!("{}: {e}", path.display()))?;
+            walk(path, &mut found).map_err(|source| TransferError::Walk {
+                path: path.clone(),
+                source,
+            })?;
             found.sort();
             files.extend(found);
         } else if path.exists() {
             files.push(path.clone());
         } else {
-            return Err(format!("{}: no such file or directory", path.display()));
+            return Err(TransferError::Missing(path.clone()));
         }
     }
     Ok(files)
@@ -62,8 +94,8 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Reads one file: decodes it, recognizes its format and reads its entries. Fails when the file
 /// cannot be read at all (IO, unknown format, not JSON...).
-pub fn read_source(path: &Path) -> Result<Source, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+pub fn read_source(path: &Path) -> Result<Source, TransferError> {
+    let bytes = std::fs::read(path).map_err(TransferError::Read)?;
     let (text, encoding_note) = decode::decode(&bytes);
     let name = path.file_name().and_then(|n| n.to_str());
     let format = formats::detect(name, &text)?;
@@ -87,13 +119,13 @@ pub async fn import_paths(
     paths: &[PathBuf],
     options: &ImportOptions,
     out: &mut (dyn Write + Send),
-) -> Result<Summary, String> {
+) -> Result<Summary, TransferError> {
     let files = expand(paths)?;
     let mut summary = Summary::default();
     let mut sources: Vec<(String, Format)> = Vec::new();
     let mut origins: Vec<usize> = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
-    let write_error = |e: std::io::Error| format!("cannot write the report: {e}");
+    let write_error = TransferError::Report;
     for path in files {
         let origin = path.display().to_string();
         match read_source(&path) {
@@ -116,8 +148,7 @@ pub async fn import_paths(
         .import_entries(principal, address_book_id, entries, options, &mut |done| {
             bar.update(done)
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     bar.finish();
     for (card, source) in results.iter().zip(origins) {
         summary.add(card);
@@ -131,16 +162,20 @@ pub async fn import_paths(
 }
 
 /// Writes an export to the file at `output`, or to standard output.
-pub fn write_output(text: &str, output: Option<&Path>) -> Result<(), String> {
+pub fn write_output(text: &str, output: Option<&Path>) -> Result<(), TransferError> {
     match output {
-        Some(path) => std::fs::write(path, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        Some(path) => {
+            std::fs::write(path, text.as_bytes()).map_err(|source| TransferError::WriteFile {
+                path: path.to_owned(),
+                source,
+            })
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout
                 .write_all(text.as_bytes())
                 .and_then(|()| stdout.flush())
-                .map_err(|e| format!("cannot write the export: {e}"))
+                .map_err(TransferError::WriteStdout)
         }
     }
 }

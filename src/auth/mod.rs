@@ -1,26 +1,27 @@
 //! Authentication: turns `Authorization` headers into a [`Principal`]. HTTP Basic (account
 //! password or app password, for CardDAV clients) and Bearer tokens (GraphQL, scripts). Every
-//! DAV and GraphQL request goes through [`Authenticator::authenticate_request`] (DAV through
-//! the [`RequirePrincipal`] extractor); failed logins are throttled per user name and per
-//! client address ([`throttle`]).
+//! DAV and GraphQL request goes through [`Authenticator::authenticate`], by way of the one
+//! extractor both front ends use ([`extract::Authenticated`]), each answering a refusal in its
+//! own terms; failed logins are throttled per user name and per client address
+//! ([`throttle`]).
 
+pub mod extract;
 pub mod secret;
 pub mod throttle;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
-use axum::http::request::Parts;
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use base64::Engine;
 
 use crate::domain::principal::Principal;
 use crate::limits::Limits;
 use crate::store::{CredentialKind, Store, StoreError};
+pub use extract::{Authenticated, Peer, PlainText, Refusal, peer_address, refuse};
 use throttle::{LoginThrottle, ThrottleSettings};
 
 /// Realm shown by clients in their password prompt.
@@ -117,26 +118,6 @@ impl From<StoreError> for AuthError {
     }
 }
 
-/// The client's address, when the server was started with connection info (it always is in
-/// `serve`; requests driven without a socket, as in some tests, have none).
-pub fn peer_address(extensions: &Extensions) -> Option<IpAddr> {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip())
-}
-
-/// Extractor: the client's address, when known (see [`peer_address`]). Never rejects.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Peer(peer_address(&parts.extensions)))
-    }
-}
-
 /// Verifies credentials against the store.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -166,20 +147,8 @@ impl Authenticator {
         }
     }
 
-    /// The principal of a request, from its `Authorization` header; `peer` is the client's
-    /// address (see [`peer_address`]), which failed logins are also counted by.
-    pub async fn authenticate_request(
-        &self,
-        headers: &HeaderMap,
-        peer: Option<IpAddr>,
-    ) -> Result<Principal, AuthError> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(AuthError::Missing)?;
-        self.authenticate(value, peer).await
-    }
-
-    /// The principal for an `Authorization` header value.
+    /// The principal for an `Authorization` header value; `peer` is the client's address (see
+    /// [`peer_address`]), which failed logins are also counted by.
     pub async fn authenticate(
         &self,
         header: &HeaderValue,
@@ -311,7 +280,7 @@ impl Authenticator {
         tokio::task::spawn_blocking(move || secret::hash_password(&password))
             .await
             .map_err(|e| AuthError::Unavailable(e.to_string()))?
-            .map_err(AuthError::Unavailable)
+            .map_err(|e| AuthError::Unavailable(e.to_string()))
     }
 
     /// One of the few argon2 slots, or Busy after [`PASSWORD_QUEUE_WAIT`].
@@ -386,35 +355,6 @@ fn decode_basic(credentials: &str) -> Option<BasicCredentials> {
         user: user.to_owned(),
         password: password.to_owned(),
     })
-}
-
-/// Extractor: the authenticated principal, or the plain-text rejection of [`AuthError`].
-pub struct RequirePrincipal(pub Principal);
-
-/// The plain-text answer for a request without a usable principal (CardDAV and other
-/// non-GraphQL routes).
-pub fn rejection(error: &AuthError) -> Response {
-    if let AuthError::Unavailable(e) = error {
-        tracing::warn!(error = %e, "authentication: database unavailable");
-    }
-    error.decorate(format!("{error}\n").into_response())
-}
-
-impl<S> FromRequestParts<S> for RequirePrincipal
-where
-    Authenticator: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let authenticator = Authenticator::from_ref(state);
-        authenticator
-            .authenticate_request(&parts.headers, peer_address(&parts.extensions))
-            .await
-            .map(RequirePrincipal)
-            .map_err(|error| rejection(&error))
-    }
 }
 
 #[cfg(test)]

@@ -56,14 +56,13 @@ pub fn check_new_password(password: &str) -> Result<(), PasswordRuleError> {
 }
 
 /// argon2id PHC string of a password.
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|e| e.to_string())
 }
 
 /// Whether `password` matches a stored argon2 PHC string. A malformed stored hash never matches.

@@ -39,7 +39,9 @@ pub(super) enum AccountError {
     #[error("cannot read the password from stdin: {0}")]
     Stdin(std::io::Error),
     #[error("cannot hash the password: {0}")]
-    Hash(String),
+    Hash(#[from] argon2::password_hash::Error),
+    #[error("cannot hash the password: {0}")]
+    HashTask(#[from] tokio::task::JoinError),
     #[error("user {user:?}: {source}")]
     Store { user: String, source: StoreError },
     #[error(transparent)]
@@ -107,13 +109,11 @@ impl FromStr for ExpiresIn {
     }
 }
 
-pub(super) async fn user(store: &Store, command: UserCommand) -> Result<(), String> {
-    user_command(store, command)
-        .await
-        .map_err(|e| e.to_string())
+pub(super) async fn user(store: &Store, command: UserCommand) -> Result<(), AccountError> {
+    user_command(store, command).await
 }
 
-pub(super) async fn token(store: &Store, command: TokenCommand) -> Result<(), String> {
+pub(super) async fn token(store: &Store, command: TokenCommand) -> Result<(), AccountError> {
     let command = match command {
         TokenCommand::Create {
             name,
@@ -127,12 +127,13 @@ pub(super) async fn token(store: &Store, command: TokenCommand) -> Result<(), St
         TokenCommand::List { name } => CredentialCommand::List { name },
         TokenCommand::Revoke { name, id } => CredentialCommand::Revoke { name, id },
     };
-    credential_command(store, CredentialKind::Token, command)
-        .await
-        .map_err(|e| e.to_string())
+    credential_command(store, CredentialKind::Token, command).await
 }
 
-pub(super) async fn app_password(store: &Store, command: AppPasswordCommand) -> Result<(), String> {
+pub(super) async fn app_password(
+    store: &Store,
+    command: AppPasswordCommand,
+) -> Result<(), AccountError> {
     let command = match command {
         AppPasswordCommand::Create {
             name,
@@ -146,9 +147,7 @@ pub(super) async fn app_password(store: &Store, command: AppPasswordCommand) -> 
         AppPasswordCommand::List { name } => CredentialCommand::List { name },
         AppPasswordCommand::Revoke { name, id } => CredentialCommand::Revoke { name, id },
     };
-    credential_command(store, CredentialKind::AppPassword, command)
-        .await
-        .map_err(|e| e.to_string())
+    credential_command(store, CredentialKind::AppPassword, command).await
 }
 
 /// `token` and `app-password` take the same subcommands.
@@ -388,8 +387,7 @@ fn obtain_password(from_stdin: bool) -> Result<(String, bool), AccountError> {
 
 async fn hash_password(password: String) -> Result<String, AccountError> {
     tokio::task::spawn_blocking(move || secret::hash_password(&password))
-        .await
-        .map_err(|e| AccountError::Hash(e.to_string()))?
+        .await?
         .map_err(AccountError::Hash)
 }
 

@@ -57,8 +57,11 @@ pub(super) enum BookError {
     Store { user: String, source: StoreError },
 }
 
-pub(super) async fn address_book(store: &Store, command: AddressBookCommand) -> Result<(), String> {
-    run(store, command).await.map_err(|e| e.to_string())
+pub(super) async fn address_book(
+    store: &Store,
+    command: AddressBookCommand,
+) -> Result<(), BookError> {
+    run(store, command).await
 }
 
 /// Store errors of `user`'s book `slug`, where NotFound means the book does not exist.

@@ -47,7 +47,9 @@ pub(super) enum DatabaseError {
     Pg(#[from] PgError),
     #[error("cannot connect to PostgreSQL at {target}: {cause}")]
     Connect { target: String, cause: String },
-    #[error("migrations failed: {0}")]
+    /// A migration failed (`StoreError::Migration`), or the database went away while the
+    /// migrations or the backfills after them ran.
+    #[error("cannot bring the database up to date: {0}")]
     Migrate(StoreError),
 }
 

@@ -1,6 +1,7 @@
 //! `rolodex dedupe`: prints the duplicate sets of a user's address book and, with `--apply`,
 //! merges each set into its most complete contact.
 
+use super::CliError;
 use super::transfer::user_book;
 use crate::domain::dedupe::DuplicateReason;
 use crate::store::{ContactRecord, DuplicateQuery, Store};
@@ -46,9 +47,9 @@ fn label(contact: &ContactRecord) -> String {
     }
 }
 
-pub(super) async fn dedupe(store: &Store, args: DedupeArgs) -> Result<(), String> {
+pub(super) async fn dedupe(store: &Store, args: DedupeArgs) -> Result<(), CliError> {
     if !(0.0..=1.0).contains(&args.min_score) {
-        return Err("--min-score must be between 0 and 1".into());
+        return Err(CliError::MinScore);
     }
     let (principal, book) = user_book(store, &args.user, args.address_book.as_deref()).await?;
     let sets = store
@@ -61,8 +62,7 @@ pub(super) async fn dedupe(store: &Store, args: DedupeArgs) -> Result<(), String
                 limit: None,
             },
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let mut merged_contacts = 0;
     for set in &sets {
         let reasons: Vec<&str> = set.reasons.iter().map(reason).collect();
@@ -77,7 +77,10 @@ pub(super) async fn dedupe(store: &Store, args: DedupeArgs) -> Result<(), String
             store
                 .merge_contacts(&principal, &ids, Some(ids[0]), &etags)
                 .await
-                .map_err(|e| format!("merging into {}: {e}", label(&set.contacts[0])))?;
+                .map_err(|source| CliError::Merge {
+                    into: label(&set.contacts[0]),
+                    source,
+                })?;
             merged_contacts += ids.len();
         }
     }

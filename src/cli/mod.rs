@@ -13,8 +13,51 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{DatabaseArgs, ServeArgs, Settings};
-use database::{Database, Mode};
+use crate::config::{ConfigError, DatabaseArgs, ServeArgs, Settings};
+use crate::store::StoreError;
+use crate::transfer::TransferError;
+use database::{Database, DatabaseError, Mode};
+
+/// Why a command failed: the one error of the command line, printed as `error: {it}`. Each
+/// group of commands has its own reasons (accounts, books, backups, the database); this wraps
+/// them and adds those of import, export and dedupe.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
+    #[error(transparent)]
+    Backup(#[from] backup::BackupError),
+    #[error(transparent)]
+    Accounts(#[from] accounts::AccountError),
+    #[error(transparent)]
+    Books(#[from] books::BookError),
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    /// A store call that names no user or book (the export itself, the duplicate search).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("user {user:?}: {source}")]
+    User { user: String, source: StoreError },
+    #[error("address book {slug:?} of {user}: {source}")]
+    Book {
+        user: String,
+        slug: String,
+        source: StoreError,
+    },
+    #[error(
+        "{skipped} skipped (reasons above); everything else was {}",
+        if *.dry_run { "checked" } else { "imported" }
+    )]
+    Skipped { skipped: usize, dry_run: bool },
+    #[error("--min-score must be between 0 and 1")]
+    MinScore,
+    #[error("merging into {into}: {source}")]
+    Merge { into: String, source: StoreError },
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -212,7 +255,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::PrintSchema = cli.command {
         print!("{}", crate::graphql::sdl());
         return Ok(());
@@ -221,32 +264,19 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => args.clone(),
         _ => ServeArgs::default(),
     };
-    let settings = Settings::resolve(&cli.database, &serve_args).map_err(|e| e.to_string())?;
+    let settings = Settings::resolve(&cli.database, &serve_args)?;
     crate::telemetry::init(settings.log_format);
     match cli.command {
-        Command::Serve(_) => return serve::run(&settings).await.map_err(|e| e.to_string()),
-        Command::Backup(args) => {
-            return backup::backup(&settings, args)
-                .await
-                .map_err(|e| e.to_string());
-        }
-        Command::Restore(args) => {
-            return backup::restore(&settings, args)
-                .await
-                .map_err(|e| e.to_string());
-        }
-        Command::Psql(args) => {
-            return backup::psql(&settings, args)
-                .await
-                .map_err(|e| e.to_string());
-        }
+        Command::Serve(_) => return Ok(serve::run(&settings).await?),
+        Command::Backup(args) => return Ok(backup::backup(&settings, args).await?),
+        Command::Restore(args) => return Ok(backup::restore(&settings, args).await?),
+        Command::Psql(args) => return Ok(backup::psql(&settings, args).await?),
         _ => {}
     }
     // Administrative commands may run beside a serving process on the same data directory,
     // and never create a cluster.
-    let database = Database::open(&settings, Mode::Admin)
-        .await
-        .map_err(|e| e.to_string())?;
+    let database = Database::open(&settings, Mode::Admin).await?;
+    let store = &database.store;
     let outcome = match cli.command {
         Command::Serve(_)
         | Command::Backup(_)
@@ -254,13 +284,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         | Command::Psql(_)
         | Command::Migrate
         | Command::PrintSchema => Ok(()),
-        Command::User { command } => accounts::user(&database.store, command).await,
-        Command::Token { command } => accounts::token(&database.store, command).await,
-        Command::AppPassword { command } => accounts::app_password(&database.store, command).await,
-        Command::AddressBook { command } => books::address_book(&database.store, command).await,
-        Command::Import(args) => transfer::import(&database.store, args).await,
-        Command::Export(args) => transfer::export(&database.store, args).await,
-        Command::Dedupe(args) => dedupe::dedupe(&database.store, args).await,
+        Command::User { command } => accounts::user(store, command).await.map_err(From::from),
+        Command::Token { command } => accounts::token(store, command).await.map_err(From::from),
+        Command::AppPassword { command } => accounts::app_password(store, command)
+            .await
+            .map_err(From::from),
+        Command::AddressBook { command } => books::address_book(store, command)
+            .await
+            .map_err(From::from),
+        Command::Import(args) => transfer::import(store, args).await,
+        Command::Export(args) => transfer::export(store, args).await,
+        Command::Dedupe(args) => dedupe::dedupe(store, args).await,
     };
     database.close().await;
     outcome

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::database::{Database, DatabaseError, Mode};
 use crate::app::{AppOptions, AppState, build_router};
 use crate::config::Settings;
-use crate::store::Store;
+use crate::store::{ChangeHub, Store};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -42,12 +42,15 @@ async fn serve(
     store: &Store,
     listener: tokio::net::TcpListener,
 ) -> Result<(), ServeError> {
+    // The one LISTEN connection of this process, feeding every subscription.
+    let changes = ChangeHub::start(store.database_url());
     let state = AppState::new(
         store.clone(),
         AppOptions {
             limits: settings.limits.clone(),
             allowed_origins: settings.allowed_origins.clone(),
         },
+        changes,
     );
     let router = build_router(state);
     if settings.limits.change_retention_days > 0 {

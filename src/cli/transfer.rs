@@ -1,6 +1,6 @@
 //! `import` and `export` of address books in the supported formats.
 
-use super::{ExportArgs, ExportFormatArg, ImportArgs};
+use super::{CliError, ExportArgs, ExportFormatArg, ImportArgs};
 use crate::store::{
     AddressBook, DEFAULT_ADDRESS_BOOK, ExportFormat, ImportOptions, Principal, Store,
 };
@@ -10,20 +10,27 @@ pub(super) async fn user_book(
     store: &Store,
     user_name: &str,
     slug: Option<&str>,
-) -> Result<(Principal, AddressBook), String> {
+) -> Result<(Principal, AddressBook), CliError> {
     let principal = store
         .principal_for_user(user_name)
         .await
-        .map_err(|e| format!("user {user_name:?}: {e}"))?;
+        .map_err(|source| CliError::User {
+            user: user_name.to_owned(),
+            source,
+        })?;
     let slug = slug.unwrap_or(DEFAULT_ADDRESS_BOOK);
     let book = store
         .address_book_by_slug(&principal, slug)
         .await
-        .map_err(|e| format!("address book {slug:?} of {user_name}: {e}"))?;
+        .map_err(|source| CliError::Book {
+            user: user_name.to_owned(),
+            slug: slug.to_owned(),
+            source,
+        })?;
     Ok((principal, book))
 }
 
-pub(super) async fn import(store: &Store, args: ImportArgs) -> Result<(), String> {
+pub(super) async fn import(store: &Store, args: ImportArgs) -> Result<(), CliError> {
     let (principal, book) = user_book(store, &args.user, args.address_book.as_deref()).await?;
     let options = ImportOptions {
         dry_run: args.dry_run,
@@ -39,16 +46,15 @@ pub(super) async fn import(store: &Store, args: ImportArgs) -> Result<(), String
     )
     .await?;
     if summary.skipped > 0 {
-        return Err(format!(
-            "{} skipped (reasons above); everything else was {}",
-            summary.skipped,
-            if args.dry_run { "checked" } else { "imported" }
-        ));
+        return Err(CliError::Skipped {
+            skipped: summary.skipped,
+            dry_run: args.dry_run,
+        });
     }
     Ok(())
 }
 
-pub(super) async fn export(store: &Store, args: ExportArgs) -> Result<(), String> {
+pub(super) async fn export(store: &Store, args: ExportArgs) -> Result<(), CliError> {
     let (principal, book) = user_book(store, &args.user, args.address_book.as_deref()).await?;
     let format = match args.format {
         ExportFormatArg::Vcf3 => ExportFormat::VCard3,
@@ -56,9 +62,9 @@ pub(super) async fn export(store: &Store, args: ExportArgs) -> Result<(), String
         ExportFormatArg::DropJson => ExportFormat::DropJson,
         ExportFormatArg::Csv => ExportFormat::Csv,
     };
-    let text = store
-        .export_contacts(&principal, book.id, format)
-        .await
-        .map_err(|e| e.to_string())?;
-    crate::transfer::write_output(&text, args.output.as_deref())
+    let text = store.export_contacts(&principal, book.id, format).await?;
+    Ok(crate::transfer::write_output(
+        &text,
+        args.output.as_deref(),
+    )?)
 }

@@ -162,6 +162,14 @@ impl From<StoreError> for DavError {
                     "internal error".to_owned(),
                 )
             }
+            // Only `Store::migrate` fails so, before any request is served.
+            StoreError::Migration(e) => {
+                tracing::error!(error = %e, "dav: migration failed");
+                DavError::Status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_owned(),
+                )
+            }
         }
     }
 }
@@ -270,7 +278,9 @@ impl IntoResponse for DavError {
                     .insert(header::ALLOW, HeaderValue::from_static(allow));
                 response
             }
-            DavError::Unauthorized => crate::auth::rejection(&crate::auth::AuthError::Invalid),
+            DavError::Unauthorized => {
+                crate::auth::refuse::<crate::auth::PlainText>(&crate::auth::AuthError::Invalid)
+            }
         }
     }
 }

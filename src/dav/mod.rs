@@ -33,13 +33,13 @@ pub mod xml;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
-use crate::app::AppState;
-use crate::auth::RequirePrincipal;
+use crate::auth::{Authenticated, Authenticator, PlainText};
+use crate::limits::Limits;
 use crate::store::{AddressBook, Principal, Store};
 pub use error::DavError;
 use paths::{PathError, Target};
@@ -47,8 +47,40 @@ use paths::{PathError, Target};
 /// The `DAV` header: compliance classes clients look for (docs/carddav-clients.md §3).
 pub const DAV_HEADER: &str = "1, 3, addressbook, extended-mkcol";
 
-/// Routes of the CardDAV front end, to be merged into the application router.
-pub fn router() -> Router<AppState> {
+/// The limits the CardDAV front end applies, each as documented on [`Limits`]: its part of the
+/// application's state, next to the [`Store`] and the [`Authenticator`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DavLimits {
+    pub max_body_bytes: usize,
+    pub max_card_bytes: usize,
+    pub max_dead_property_bytes: usize,
+    pub max_multiget_hrefs: usize,
+    pub max_filter_elements: usize,
+    pub max_requested_properties: usize,
+}
+
+impl From<&Limits> for DavLimits {
+    fn from(limits: &Limits) -> DavLimits {
+        DavLimits {
+            max_body_bytes: limits.max_body_bytes,
+            max_card_bytes: limits.max_card_bytes,
+            max_dead_property_bytes: limits.max_dead_property_bytes,
+            max_multiget_hrefs: limits.max_multiget_hrefs,
+            max_filter_elements: limits.max_filter_elements,
+            max_requested_properties: limits.max_requested_properties,
+        }
+    }
+}
+
+/// Routes of the CardDAV front end, to be merged into the application router. Generic over the
+/// application's state: it only needs the parts named in the bounds.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Store: FromRef<S>,
+    Authenticator: FromRef<S>,
+    DavLimits: FromRef<S>,
+{
     Router::new()
         .route(paths::WELL_KNOWN, any(well_known))
         .route("/.well-known/carddav/", any(well_known))
@@ -67,14 +99,24 @@ async fn well_known() -> Response {
     response
 }
 
-async fn handle(State(state): State<AppState>, request: Request) -> Response {
-    match dispatch(state, request).await {
+async fn handle(
+    State(store): State<Store>,
+    State(authenticator): State<Authenticator>,
+    State(limits): State<DavLimits>,
+    request: Request,
+) -> Response {
+    match dispatch(store, &authenticator, limits, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn dispatch(state: AppState, request: Request) -> Result<Response, DavError> {
+async fn dispatch(
+    store: Store,
+    authenticator: &Authenticator,
+    limits: DavLimits,
+    request: Request,
+) -> Result<Response, DavError> {
     let (mut parts, body) = request.into_parts();
     let target = paths::parse(parts.uri.path());
     if parts.method == Method::OPTIONS
@@ -83,10 +125,11 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, DavErro
     {
         return Ok(options(error::ALLOW_ALL));
     }
-    let principal = match RequirePrincipal::from_request_parts(&mut parts, &state).await {
-        Ok(RequirePrincipal(principal)) => principal,
-        Err(rejection) => return Ok(rejection),
-    };
+    let principal =
+        match Authenticated::<PlainText>::from_request_parts(&mut parts, authenticator).await {
+            Ok(authenticated) => authenticated.principal,
+            Err(refusal) => return Ok(refusal),
+        };
     let target = match target {
         Ok(target) => target,
         Err(PathError::NotFound) => return Err(DavError::not_found()),
@@ -104,11 +147,11 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, DavErro
         return Err(DavError::not_found());
     }
     let ctx = Ctx {
-        store: state.store.clone(),
+        store,
         principal,
         headers: parts.headers,
-        max_body: state.limits.max_body_bytes,
-        limits: state.limits.clone(),
+        max_body: limits.max_body_bytes,
+        limits,
     };
     match parts.method.as_str() {
         "OPTIONS" => Ok(options(allow_for(&target))),
@@ -152,7 +195,7 @@ pub struct Ctx {
     pub principal: Principal,
     pub headers: HeaderMap,
     pub max_body: usize,
-    pub limits: std::sync::Arc<crate::limits::Limits>,
+    pub limits: DavLimits,
 }
 
 /// The `Depth` header (RFC 4918 10.2) as PROPFIND serves it: `infinity` is refused there

@@ -72,13 +72,33 @@ impl Instrumentation for QueryCounter {
     }
 }
 
+/// Why the database layer could not open the pool or apply the migrations (query errors are
+/// diesel's own, mapped by the store).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL or its TLS settings are unusable, or the server cannot be reached.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("{0}")]
+    Establish(ConnectionError),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::BuildError),
+    /// A migration failed (diesel names it: `Failed to run VERSION with: ...`), or the
+    /// migrations table cannot be read.
+    #[error("{0}")]
+    Migration(Box<dyn std::error::Error + Send + Sync>),
+    /// The blocking thread running the migrations panicked or was cancelled.
+    #[error("the migrations stopped: {0}")]
+    MigrationTask(#[from] tokio::task::JoinError),
+}
+
 /// Builds the pool. Connections are opened lazily; `statement_timeout` is set on each new one.
 pub fn build_pool(
     database_url: &str,
     settings: &PoolSettings,
     counter: QueryCounter,
-) -> Result<PgPool, String> {
-    let target = ConnectTarget::parse(database_url).map_err(|e| e.to_string())?;
+) -> Result<PgPool, DbError> {
+    let target = ConnectTarget::parse(database_url)?;
     let timeout_ms = settings.statement_timeout.as_millis();
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     // No `SELECT 1` before every checkout: a connection that failed is marked broken by diesel
@@ -105,7 +125,7 @@ pub fn build_pool(
         .create_timeout(Some(settings.wait_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(DbError::Pool)
 }
 
 /// One diesel connection over a connection opened by [`ConnectTarget::connect`] (diesel-async's
@@ -120,9 +140,9 @@ async fn establish(target: &ConnectTarget) -> Result<AsyncPgConnection, Connecti
 
 /// Runs pending migrations on a dedicated connection and returns their names. Diesel's
 /// migration harness is synchronous, so it runs on a blocking thread.
-pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, String> {
-    let target = ConnectTarget::parse(database_url).map_err(|e| e.to_string())?;
-    let conn = establish(&target).await.map_err(|e| e.to_string())?;
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, DbError> {
+    let target = ConnectTarget::parse(database_url)?;
+    let conn = establish(&target).await.map_err(DbError::Establish)?;
     tokio::task::spawn_blocking(move || {
         let mut harness = diesel_async::async_connection_wrapper::AsyncConnectionWrapper::<
             AsyncPgConnection,
@@ -130,8 +150,7 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, String> {
         harness
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(|v| v.to_string()).collect())
-            .map_err(|e| e.to_string())
+            .map_err(DbError::Migration)
     })
-    .await
-    .map_err(|e| e.to_string())?
+    .await?
 }

@@ -19,6 +19,7 @@ use async_graphql::{Error, ErrorExtensions};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::{AuthError, Refusal};
 use crate::store::StoreError;
 
 /// Why an HTTP request to `/graphql` was refused before any GraphQL ran. Answered with its
@@ -62,6 +63,22 @@ impl Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         (self.status(), error_body(&self.to_string(), self.code())).into_response()
+    }
+}
+
+/// The answer to a request refused by authentication: a GraphQL error object, so the client's
+/// GraphQL library can read the code, with the status and headers every front end gives it
+/// (challenges, `Retry-After`; see [`crate::auth::AuthError::decorate`]).
+pub struct GraphqlRefusal;
+
+impl Refusal for GraphqlRefusal {
+    fn body(error: &AuthError) -> Response {
+        let code = match error {
+            AuthError::Missing | AuthError::Invalid => "UNAUTHENTICATED",
+            AuthError::Throttled { .. } => "TOO_MANY_REQUESTS",
+            AuthError::Busy | AuthError::Unavailable(_) => "UNAVAILABLE",
+        };
+        error_body(&error.to_string(), code).into_response()
     }
 }
 
@@ -115,6 +132,11 @@ pub fn store_error(error: StoreError) -> Error {
         }),
         StoreError::Database(detail) => {
             tracing::error!(error = %detail, "database error");
+            Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))
+        }
+        // Only `Store::migrate` fails so, before any request is served.
+        StoreError::Migration(detail) => {
+            tracing::error!(error = %detail, "migration failed");
             Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))
         }
     }

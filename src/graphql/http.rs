@@ -15,44 +15,43 @@ use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::errors::Rejection;
+use super::errors::{GraphqlRefusal, Rejection};
 use super::guard::PARSE_FAILED;
-use super::{Caller, authenticate, request_data};
-use crate::app::AppState;
-use crate::auth::Peer;
+use super::{Caller, GraphqlState, request_data};
+use crate::auth::{Authenticated, Authenticator, Peer};
+use crate::store::Store;
 
 /// The media types `POST /graphql` accepts (parameters such as `charset` aside).
 const JSON_TYPES: [&str; 2] = ["application/json", "application/graphql-response+json"];
 
 pub(super) async fn execute(
-    State(state): State<AppState>,
+    State(store): State<Store>,
+    State(authenticator): State<Authenticator>,
+    State(front): State<GraphqlState>,
     Peer(peer): Peer,
     request: Request,
 ) -> Response {
     let headers = request.headers();
-    if let Err(rejection) = check_origin(headers, request.uri(), &state.allowed_origins) {
+    if let Err(rejection) = check_origin(headers, request.uri(), &front.allowed_origins) {
         return rejection.into_response();
     }
     if let Err(rejection) = check_content_type(headers) {
         return rejection.into_response();
     }
-    let principal = match authenticate(&state.authenticator, headers, peer).await {
-        Ok(principal) => principal,
-        Err(response) => return response,
-    };
+    let authenticated =
+        match Authenticated::<GraphqlRefusal>::from_headers(&authenticator, headers, peer).await {
+            Ok(authenticated) => authenticated,
+            Err(refusal) => return refusal,
+        };
     let caller = Caller {
-        authenticator: state.authenticator.clone(),
-        // Present: authentication succeeded with it.
-        authorization: headers
-            .get(header::AUTHORIZATION)
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("")),
+        authenticator,
+        authorization: authenticated.authorization,
         peer,
     };
-    let body = match read_body(request, state.limits.max_body_bytes).await {
+    let body = match read_body(request, front.max_body_bytes).await {
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
@@ -73,8 +72,8 @@ pub(super) async fn execute(
         }
     };
     drop(body);
-    graphql_request.data = request_data(&state, principal, caller);
-    let response = state.graphql.execute(graphql_request).await;
+    graphql_request.data = request_data(&store, &front.changes, authenticated.principal, caller);
+    let response = front.schema.execute(graphql_request).await;
     let unparsable = response.errors.iter().any(|error| {
         error
             .extensions

@@ -31,17 +31,16 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Context, Data, Schema};
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{FromRef, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::Semaphore;
 
-use crate::app::AppState;
-use crate::auth::{AuthError, Authenticator, Peer};
+use crate::auth::{AuthError, Authenticated, Authenticator, Peer};
 use crate::limits::Limits;
-use crate::store::{Principal, Store};
-use errors::Rejection;
+use crate::store::{ChangeHub, Principal, Store};
+use errors::{GraphqlRefusal, Rejection};
 use loaders::{GroupsLoader, RequestBooks};
 use mutation::MutationRoot;
 use query::QueryRoot;
@@ -79,6 +78,38 @@ pub fn build_schema(limits: &Limits) -> RolodexSchema {
             limits.graphql_max_concurrent_exports.max(1),
         ))))
         .finish()
+}
+
+/// What the GraphQL front end needs of the application's state besides the [`Store`] and the
+/// [`Authenticator`]: the schema, the change events subscriptions hear, and its HTTP and
+/// WebSocket limits.
+#[derive(Clone)]
+pub struct GraphqlState {
+    schema: RolodexSchema,
+    changes: ChangeHub,
+    /// Browser origins, besides the server's own, allowed to call `/graphql`.
+    allowed_origins: Arc<Vec<String>>,
+    max_body_bytes: usize,
+    ws_max_message_bytes: usize,
+    ws: ws::ConnectionLimits,
+}
+
+impl GraphqlState {
+    /// The schema is built here, once. `changes` is the process's change hub, listening or
+    /// not (see [`ChangeHub`]): subscriptions hear what it hears.
+    pub fn new(limits: &Limits, allowed_origins: Vec<String>, changes: ChangeHub) -> GraphqlState {
+        GraphqlState {
+            schema: build_schema(limits),
+            changes,
+            allowed_origins: Arc::new(allowed_origins),
+            max_body_bytes: limits.max_body_bytes,
+            ws_max_message_bytes: limits.graphql_ws_max_message_bytes,
+            ws: ws::ConnectionLimits {
+                init_timeout: std::time::Duration::from_secs(limits.graphql_ws_init_timeout_secs),
+                max_subscriptions: limits.graphql_max_subscriptions,
+            },
+        }
+    }
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
@@ -149,58 +180,40 @@ pub(crate) async fn recheck_session(data: &Data) -> async_graphql::Result<()> {
 }
 
 /// Everything a request or subscription needs, for one principal.
-fn request_data(state: &AppState, principal: Principal, caller: Caller) -> Data {
+fn request_data(store: &Store, changes: &ChangeHub, principal: Principal, caller: Caller) -> Data {
     let mut data = Data::default();
     data.insert(DataLoader::new(
         GroupsLoader {
-            store: state.store.clone(),
+            store: store.clone(),
             principal: principal.clone(),
         },
         tokio::spawn,
     ));
     data.insert(RequestBooks {
-        store: state.store.clone(),
+        store: store.clone(),
         principal: principal.clone(),
         books: Default::default(),
     });
-    data.insert(state.store.clone());
-    data.insert(state.changes.clone());
+    data.insert(store.clone());
+    data.insert(changes.clone());
     data.insert(principal);
     data.insert(caller);
     data
 }
 
-/// The routes of this front end.
-pub fn router() -> Router<AppState> {
+/// The routes of this front end. Generic over the application's state: it only needs the
+/// parts named in the bounds.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Store: FromRef<S>,
+    Authenticator: FromRef<S>,
+    GraphqlState: FromRef<S>,
+{
     Router::new()
         .route("/graphql", get(playground::page).post(http::execute))
         .route("/graphql/assets/{name}", get(playground::asset))
         .route("/graphql/ws", get(subscribe))
-}
-
-/// A GraphQL-shaped rejection: the client's GraphQL library can read the code, and browsers
-/// and HTTP tools see the status and its headers (challenge or `Retry-After`).
-fn auth_rejection(error: &AuthError) -> Response {
-    let code = match error {
-        AuthError::Missing | AuthError::Invalid => "UNAUTHENTICATED",
-        AuthError::Throttled { .. } => "TOO_MANY_REQUESTS",
-        AuthError::Busy | AuthError::Unavailable(_) => "UNAVAILABLE",
-    };
-    if let AuthError::Unavailable(e) = error {
-        tracing::warn!(error = %e, "authentication: database unavailable");
-    }
-    error.decorate(errors::error_body(&error.to_string(), code).into_response())
-}
-
-async fn authenticate(
-    authenticator: &Authenticator,
-    headers: &HeaderMap,
-    peer: Option<std::net::IpAddr>,
-) -> Result<Principal, Response> {
-    authenticator
-        .authenticate_request(headers, peer)
-        .await
-        .map_err(|error| auth_rejection(&error))
 }
 
 /// Subscriptions. Credentials come from the upgrade request's `Authorization` header, or from
@@ -208,55 +221,53 @@ async fn authenticate(
 /// headers on WebSockets). A browser's upgrade from another origin is refused (403) like a
 /// cross-origin POST: the browser would send its stored credentials with it.
 async fn subscribe(
-    State(state): State<AppState>,
+    State(store): State<Store>,
+    State(authenticator): State<Authenticator>,
+    State(front): State<GraphqlState>,
     Peer(peer): Peer,
     headers: HeaderMap,
     uri: Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if let Err(rejection) = http::check_origin(&headers, &uri, &state.allowed_origins) {
+    if let Err(rejection) = http::check_origin(&headers, &uri, &front.allowed_origins) {
         return rejection.into_response();
     }
-    let limits = &state.limits;
     let upgrade = upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .max_message_size(limits.graphql_ws_max_message_bytes)
-        .max_frame_size(limits.graphql_ws_max_message_bytes);
+        .max_message_size(front.ws_max_message_bytes)
+        .max_frame_size(front.ws_max_message_bytes);
     let Some(protocol) = http::protocol_of(upgrade.selected_protocol()) else {
         return Rejection::BadRequest(
             "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws".to_owned(),
         )
         .into_response();
     };
-    let from_header = match headers.get(header::AUTHORIZATION) {
-        Some(value) => match authenticate(&state.authenticator, &headers, peer).await {
-            Ok(principal) => Some((principal, value.clone())),
-            Err(response) => return response,
-        },
-        None => None,
-    };
-    let connection_limits = ws::ConnectionLimits {
-        init_timeout: std::time::Duration::from_secs(limits.graphql_ws_init_timeout_secs),
-        max_subscriptions: limits.graphql_max_subscriptions,
+    // Without the header, the credential comes later, in `connection_init`.
+    let from_header = if headers.contains_key(header::AUTHORIZATION) {
+        match Authenticated::<GraphqlRefusal>::from_headers(&authenticator, &headers, peer).await {
+            Ok(authenticated) => Some((authenticated.principal, authenticated.authorization)),
+            Err(refusal) => return refusal,
+        }
+    } else {
+        None
     };
     upgrade.on_upgrade(move |socket| {
-        let schema = state.graphql.clone();
         ws::serve(
             socket,
-            schema,
+            front.schema.clone(),
             protocol,
-            connection_limits,
+            front.ws,
             move |payload| async move {
                 let (principal, authorization) = match from_header {
                     Some(found) => found,
-                    None => principal_from_init(&state.authenticator, &payload, peer).await?,
+                    None => principal_from_init(&authenticator, &payload, peer).await?,
                 };
                 let caller = Caller {
-                    authenticator: state.authenticator.clone(),
+                    authenticator,
                     authorization,
                     peer,
                 };
-                Ok(request_data(&state, principal, caller))
+                Ok(request_data(&store, &front.changes, principal, caller))
             },
         )
     })

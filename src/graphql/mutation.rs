@@ -418,7 +418,7 @@ impl ContentMutations {
         let book = book_or_default(store, principal, address_book_id).await?;
         let entries = formats::detect(None, &text)
             .and_then(|format| formats::read(format, &text))
-            .map_err(|reason| validation("text", &reason))?;
+            .map_err(|reason| validation("text", &reason.to_string()))?;
         let imported = store
             .import_entries(
                 principal,
@@ -453,7 +453,7 @@ impl ContentMutations {
                 Ok(ImportAction::Deleted | ImportAction::NothingToDelete) => {
                     (ImportStatus::Deleted, None)
                 }
-                Err(reason) => (ImportStatus::Failed, Some(reason)),
+                Err(reason) => (ImportStatus::Failed, Some(reason.to_string())),
             };
             match status {
                 ImportStatus::Created => payload.created += 1,

@@ -40,11 +40,11 @@ pub struct ChangeHub {
 }
 
 impl ChangeHub {
-    /// Starts listening in the background (reconnecting with backoff if the connection drops).
+    /// Starts listening in the background (reconnecting with backoff if the connection drops):
+    /// the LISTEN task of the process, started once by whoever serves subscriptions (`serve`).
     /// Must be called inside a tokio runtime.
     pub fn start(database_url: &str) -> ChangeHub {
-        let (sender, _) = broadcast::channel(BACKLOG);
-        let hub = ChangeHub { sender };
+        let hub = ChangeHub::unheard();
         let url = database_url.to_owned();
         let task_sender = hub.sender.clone();
         tokio::spawn(async move {
@@ -70,10 +70,28 @@ impl ChangeHub {
         hub
     }
 
+    /// A hub no listener feeds: its subscribers hear nothing. For a router whose
+    /// subscriptions are not exercised (tests of other features, tools).
+    pub fn unheard() -> ChangeHub {
+        let (sender, _) = broadcast::channel(BACKLOG);
+        ChangeHub { sender }
+    }
+
     /// A receiver of every event committed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
         self.sender.subscribe()
     }
+}
+
+/// Why the LISTEN connection ended (logged; the task reconnects).
+#[derive(Debug, thiserror::Error)]
+enum ListenError {
+    #[error(transparent)]
+    Connect(#[from] crate::db::ConnectError),
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("connection closed")]
+    Closed,
 }
 
 /// The listener task holds one sender; the hub handles hold the others.
@@ -81,10 +99,10 @@ fn hub_dropped(sender: &broadcast::Sender<ChangeEvent>) -> bool {
     sender.strong_count() <= 1
 }
 
-async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<(), String> {
+async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<(), ListenError> {
     // The same TLS settings as the pool (sslmode, sslrootcert).
-    let target = crate::db::ConnectTarget::parse(url).map_err(|e| e.to_string())?;
-    let (client, mut connection) = target.connect().await.map_err(|e| e.to_string())?;
+    let target = crate::db::ConnectTarget::parse(url)?;
+    let (client, mut connection) = target.connect().await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!("LISTEN {CHANGE_CHANNEL}");
     let listen = client.batch_execute(&statement);
@@ -92,11 +110,11 @@ async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<()
     // The connection must be polled for the LISTEN to complete; drive both.
     loop {
         tokio::select! {
-            done = &mut listen => { done.map_err(|e| e.to_string())?; break; }
+            done = &mut listen => { done?; break; }
             message = messages.next() => match message {
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.to_string()),
-                None => return Err("connection closed".into()),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(ListenError::Closed),
             }
         }
     }
@@ -115,8 +133,8 @@ async fn listen(url: &str, sender: &broadcast::Sender<ChangeEvent>) -> Result<()
                     }
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.to_string()),
-                None => return Err("connection closed".into()),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(ListenError::Closed),
             },
             _ = idle_checks.tick() => {
                 if hub_dropped(sender) && sender.receiver_count() == 0 {

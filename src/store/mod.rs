@@ -47,7 +47,7 @@ pub use duplicates::{DuplicateGroup, DuplicateQuery, MAX_SET_SIZE};
 pub use events::{ChangeEvent, ChangeHub};
 pub use export::ExportFormat;
 pub use groups::GroupSummary;
-pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard};
+pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard, SkipReason};
 pub use lookup::ContactLookup;
 pub use properties::{DeadProperty, PatchOutcome, PropertyOwner, PropertyPatch};
 pub use query::{
@@ -97,9 +97,28 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(DieselError),
+    /// A migration could not be applied: the database is reachable, but its schema is not as
+    /// this binary needs it (see [`Store::migrate`]).
+    #[error("migration failed: {0}")]
+    Migration(String),
     /// A card beyond the configured size limits ([`CardLimits`]).
     #[error(transparent)]
     CardLimit(#[from] CardLimitExceeded),
+}
+
+/// The database layer's setup errors, mapped once: a migration that ran and failed is a failed
+/// migration; anything else means the database cannot be reached.
+impl From<db::DbError> for StoreError {
+    fn from(error: db::DbError) -> StoreError {
+        match error {
+            db::DbError::Migration(_) | db::DbError::MigrationTask(_) => {
+                StoreError::Migration(error.to_string())
+            }
+            db::DbError::Connect(_) | db::DbError::Establish(_) | db::DbError::Pool(_) => {
+                StoreError::Unavailable(error.to_string())
+            }
+        }
+    }
 }
 
 /// How large a stored card may be (from [`crate::limits::Limits`]). Checked on every write
@@ -235,8 +254,7 @@ impl Store {
     /// Opens a pool on `database_url` and checks that a connection can be made.
     pub async fn connect(database_url: &str, settings: &PoolSettings) -> StoreResult<Store> {
         let queries = QueryCounter::default();
-        let pool = db::build_pool(database_url, settings, queries.clone())
-            .map_err(StoreError::Unavailable)?;
+        let pool = db::build_pool(database_url, settings, queries.clone())?;
         let store = Store {
             pool,
             database_url: database_url.to_owned(),
@@ -250,9 +268,7 @@ impl Store {
     /// Applies pending migrations, then fills in what they added but SQL cannot compute;
     /// returns the versions applied.
     pub async fn migrate(&self) -> StoreResult<Vec<String>> {
-        let applied = db::run_migrations(&self.database_url)
-            .await
-            .map_err(StoreError::Unavailable)?;
+        let applied = db::run_migrations(&self.database_url).await?;
         let indexed = self.backfill_match_text().await?;
         if indexed > 0 {
             tracing::info!(

@@ -991,7 +991,9 @@ async fn playground_is_served() {
 
 /// Serves the real router with these options (limits, allowed origins) on a loopback port.
 async fn serve_with(store: &rolodex::store::Store, options: rolodex::app::AppOptions) -> String {
-    let state = rolodex::app::AppState::new(store.clone(), options);
+    // No test here waits for a change event.
+    let changes = rolodex::store::ChangeHub::unheard();
+    let state = rolodex::app::AppState::new(store.clone(), options, changes);
     let router = rolodex::app::build_router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -216,7 +216,9 @@ async fn serve_with_limits(
         limits,
         ..Default::default()
     };
-    let router = rolodex::app::build_router(rolodex::app::AppState::new(store.clone(), options));
+    let changes = rolodex::store::ChangeHub::start(store.database_url());
+    let router =
+        rolodex::app::build_router(rolodex::app::AppState::new(store.clone(), options, changes));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {

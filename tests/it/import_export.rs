@@ -861,13 +861,16 @@ async fn a_uid_repeated_in_one_file_updates_rather_than_duplicates() {
         )
         .await
         .unwrap();
-    let actions: Vec<_> = results.iter().map(|r| r.outcome.clone()).collect();
+    let actions: Vec<_> = results
+        .iter()
+        .map(|r| r.outcome.as_ref().ok().copied())
+        .collect();
     assert_eq!(
         actions,
         vec![
-            Ok(ImportAction::Created),
-            Ok(ImportAction::Updated),
-            Ok(ImportAction::Unchanged)
+            Some(ImportAction::Created),
+            Some(ImportAction::Updated),
+            Some(ImportAction::Unchanged)
         ]
     );
     let live = book.live().await;

@@ -281,3 +281,51 @@ async fn a_migration_older_than_the_newest_applied_one_still_applies() {
         .await
         .unwrap();
 }
+
+/// A migration that fails is reported as a failed migration, naming it and PostgreSQL's
+/// reason, by the store and by `rolodex migrate`: not as an unavailable database, which
+/// would send an administrator looking at the network instead of the schema.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_migration_is_reported_as_one() {
+    let (mut admin, name, url) = scratch_database("broken_migration").await;
+    // Something else already owns a table the first migration creates.
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query("CREATE TABLE users (not_ours INTEGER)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let store = rolodex::store::Store::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    let error = store.migrate().await.unwrap_err();
+    assert!(
+        matches!(error, rolodex::store::StoreError::Migration(_)),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.starts_with("migration failed: "), "{message}");
+    assert!(message.contains("000001_accounts"), "{message}");
+    assert!(message.contains("already exists"), "{message}");
+    drop(store);
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rolodex"))
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot bring the database up to date: migration failed: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert!(!stderr.contains("unavailable"), "{stderr}");
+
+    diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}

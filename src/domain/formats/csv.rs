@@ -2,12 +2,14 @@
 //! breaks inside quotes, CRLF or LF record ends. Lenient where real exports are sloppy: a quote
 //! inside an unquoted field is taken literally, and text after a closing quote is kept.
 
+use super::FormatError;
+
 /// One record of a CSV text: the line it starts on (1-based) and its fields, or why it could
 /// not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvRecord {
     pub line: usize,
-    pub fields: Result<Vec<String>, String>,
+    pub fields: Result<Vec<String>, FormatError>,
 }
 
 /// Splits `text` into records. Blank lines are skipped. An unterminated quoted field is reported
@@ -27,9 +29,7 @@ pub fn read(text: &str) -> Vec<CsvRecord> {
         loop {
             let Some(c) = chars.next() else {
                 if in_quotes {
-                    error = Some(format!(
-                        "line {start_line}: a quoted field is never closed (missing '\"')"
-                    ));
+                    error = Some(FormatError::UnclosedQuote { line: start_line });
                 }
                 break;
             };
@@ -72,7 +72,7 @@ pub fn read(text: &str) -> Vec<CsvRecord> {
             records.push(CsvRecord {
                 line: start_line,
                 fields: match error {
-                    Some(message) => Err(message),
+                    Some(error) => Err(error),
                     None => Ok(fields),
                 },
             });
@@ -145,7 +145,10 @@ mod tests {
     fn unterminated_quote_is_an_error_on_its_record() {
         let records = read("a,b\n\"open,c\nd\n");
         assert_eq!(records.len(), 2);
-        assert!(records[1].fields.as_ref().unwrap_err().contains("line 2"));
+        assert_eq!(
+            records[1].fields.as_ref().unwrap_err(),
+            &FormatError::UnclosedQuote { line: 2 }
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::card::{Extra, ExtraKind};
-use super::{Entry, PatchRecord, Record, derived_uid};
+use super::{Entry, FormatError, PatchRecord, Record, derived_uid};
 use crate::domain::contact::{ContactFields, ContactPatch, Email, EmailKind, Phone, PhoneKind};
 
 /// vCard property holding a Drop contact's `id`.
@@ -28,16 +28,17 @@ pub const X_DROP_ID: &str = "X-ROLODEX-DROP-ID";
 const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
 /// Every entry of a Drop contacts document. Fails only when the text is not such a document.
-pub fn read(text: &str) -> Result<Vec<Entry>, String> {
+pub fn read(text: &str) -> Result<Vec<Entry>, FormatError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let document: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let document: Value =
+        serde_json::from_str(text).map_err(|e| FormatError::NotJson(e.to_string()))?;
     let contacts = match &document {
         Value::Object(map) => match map.get("contacts") {
             Some(Value::Array(items)) => items,
-            _ => return Err("expected {\"contacts\": [...]} (Drop contacts JSON)".into()),
+            _ => return Err(FormatError::NotDropContacts),
         },
         Value::Array(items) => items,
-        _ => return Err("expected {\"contacts\": [...]} (Drop contacts JSON)".into()),
+        _ => return Err(FormatError::NotDropContacts),
     };
     Ok(contacts
         .iter()
@@ -55,33 +56,49 @@ pub fn read(text: &str) -> Result<Vec<Entry>, String> {
         .collect())
 }
 
-fn string_field(object: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+/// `key` must `expected` (`be a string`), and is `found`.
+fn wrong_type(key: &'static str, expected: &'static str, found: &Value) -> FormatError {
+    FormatError::WrongType {
+        key,
+        expected,
+        found: found.to_string(),
+    }
+}
+
+fn string_field(
+    object: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<String>, FormatError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(other) => Err(format!("`{key}` must be a string, not {other}")),
+        Some(other) => Err(wrong_type(key, "be a string", other)),
     }
 }
 
 /// Seconds or milliseconds since the epoch (a number or numeric string), or RFC 3339 text.
-fn timestamp(object: &Map<String, Value>, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+fn timestamp(
+    object: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<DateTime<Utc>>, FormatError> {
+    let not_a_timestamp = |found: String| FormatError::NotATimestamp { key, found };
     let number = match object.get(key) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Number(n)) => n
             .as_i64()
             .or_else(|| n.as_f64().map(|f| f as i64))
-            .ok_or_else(|| format!("`{key}` is not a timestamp: {n}"))?,
+            .ok_or_else(|| not_a_timestamp(n.to_string()))?,
         Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
         Some(Value::String(s)) => match s.trim().parse::<i64>() {
             Ok(n) => n,
             Err(_) => {
                 return DateTime::parse_from_rfc3339(s.trim())
                     .map(|t| Some(t.with_timezone(&Utc)))
-                    .map_err(|_| format!("`{key}` is not a timestamp: {s:?}"));
+                    .map_err(|_| not_a_timestamp(format!("{s:?}")));
             }
         },
-        Some(other) => return Err(format!("`{key}` is not a timestamp: {other}")),
+        Some(other) => return Err(not_a_timestamp(other.to_string())),
     };
     if number == 0 {
         return Ok(None);
@@ -93,7 +110,7 @@ fn timestamp(object: &Map<String, Value>, key: &str) -> Result<Option<DateTime<U
         Utc.timestamp_opt(number, 0).single()
     };
     time.map(Some)
-        .ok_or_else(|| format!("`{key}` is out of range: {number}"))
+        .ok_or(FormatError::TimestampOutOfRange { key, number })
 }
 
 fn is_deleted(value: Option<&Value>) -> bool {
@@ -111,16 +128,16 @@ pub fn vcard_timestamp(time: DateTime<Utc>) -> String {
     time.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-fn contact(value: &Value, repairs: &mut Vec<String>) -> Result<Record, String> {
+fn contact(value: &Value, repairs: &mut Vec<String>) -> Result<Record, FormatError> {
     let Value::Object(object) = value else {
-        return Err(format!("a contact must be a JSON object, not {value}"));
+        return Err(FormatError::NotAnObject(value.to_string()));
     };
     let id = match object.get("id") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(s.trim().to_owned()),
-        Some(other) => return Err(format!("`id` must be a number or string, not {other}")),
+        Some(other) => return Err(wrong_type("id", "be a number or string", other)),
     };
     let alias = string_field(object, "alias")?;
     let email = string_field(object, "email")?;
@@ -128,7 +145,7 @@ fn contact(value: &Value, repairs: &mut Vec<String>) -> Result<Record, String> {
     let public_key = match object.get("keys") {
         None | Some(Value::Null) => None,
         Some(Value::Object(keys)) => string_field(keys, "public_key")?,
-        Some(other) => return Err(format!("`keys` must be an object, not {other}")),
+        Some(other) => return Err(wrong_type("keys", "be an object", other)),
     }
     .map_or_else(|| string_field(object, "public_key"), |k| Ok(Some(k)))?;
     let my_identity = string_field(object, "my_identity")?;
@@ -139,17 +156,17 @@ fn contact(value: &Value, repairs: &mut Vec<String>) -> Result<Record, String> {
                 .iter()
                 .map(|item| match item {
                     Value::String(s) => Ok(s.trim().to_owned()),
-                    other => Err(format!("`drop_urls` must hold strings, not {other}")),
+                    other => Err(wrong_type("drop_urls", "hold strings", other)),
                 })
                 .filter(|url| url.as_ref().map_or(true, |u| !u.is_empty()))
-                .collect::<Result<Vec<String>, String>>()?,
+                .collect::<Result<Vec<String>, FormatError>>()?,
         ),
-        Some(other) => return Err(format!("`drop_urls` must be an array, not {other}")),
+        Some(other) => return Err(wrong_type("drop_urls", "be an array", other)),
     };
     let module_data = match object.get("module_data") {
         None | Some(Value::Null) => None,
         Some(Value::Object(modules)) => Some(modules.clone()),
-        Some(other) => return Err(format!("`module_data` must be an object, not {other}")),
+        Some(other) => return Err(wrong_type("module_data", "be an object", other)),
     };
     let created = timestamp(object, "created")?;
     let updated = timestamp(object, "updated")?;
@@ -200,7 +217,7 @@ fn contact(value: &Value, repairs: &mut Vec<String>) -> Result<Record, String> {
         module_data,
         ..ContactPatch::default()
     };
-    patch.validate().map_err(|e| e.to_string())?;
+    patch.validate()?;
     let mut extras = Vec::new();
     if let Some(id) = id {
         extras.push(Extra::single(X_DROP_ID, id, ExtraKind::Text));
@@ -376,7 +393,14 @@ mod tests {
             Ok(Record::Tombstone { uid }) if *uid == derived_uid("drop-contact:8")
         ));
         assert!(entries[2].record.is_err());
-        assert!(entries[3].record.as_ref().unwrap_err().contains("email"));
+        assert!(
+            entries[3]
+                .record
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("email")
+        );
         assert!(read("[1, 2").is_err());
         assert!(read("{\"people\": []}").is_err());
     }
@@ -446,7 +470,7 @@ mod tests {
         let entries = read(text).unwrap();
         assert_eq!(entries.len(), 4);
         for entry in &entries[..3] {
-            let error = entry.record.as_ref().unwrap_err();
+            let error = entry.record.as_ref().unwrap_err().to_string();
             assert!(error.contains("out of range"), "{error}");
         }
         assert!(entries[3].record.is_ok());

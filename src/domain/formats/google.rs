@@ -7,7 +7,7 @@
 //! Rolodex's own CSV export (`csv_out`) writes the current column set, so it reads back here.
 
 use super::rows::{self, Row};
-use super::{Entry, PatchRecord};
+use super::{Entry, FormatError, PatchRecord};
 use crate::domain::contact::{
     Address, AddressKind, ContactPatch, Email, EmailKind, PartialDate, Phone, PhoneKind,
     RelatedPerson, RelationKind, Website, WebsiteKind,
@@ -26,7 +26,7 @@ pub fn is_google_header(header: &rows::Header) -> bool {
         || (header.has("Labels") && header.has("File As"))
 }
 
-pub fn read(text: &str) -> Result<Vec<Entry>, String> {
+pub fn read(text: &str) -> Result<Vec<Entry>, FormatError> {
     rows::read_table(text, row)
 }
 
@@ -124,7 +124,7 @@ pub(super) fn related_person(name: &str, label: &str) -> RelatedPerson {
     }
 }
 
-fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> {
+fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, FormatError> {
     let mut emails = Vec::new();
     let mut any_primary = false;
     for n in numbered(row, "E-mail") {
@@ -284,7 +284,7 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
         related_people: (!related.is_empty()).then_some(related),
         ..ContactPatch::default()
     };
-    patch.validate().map_err(|e| e.to_string())?;
+    patch.validate()?;
     Ok(PatchRecord {
         uid: row.uid(),
         patch,

@@ -17,13 +17,15 @@
 //! - [`decode`]: bytes -> text (UTF-8, UTF-16, Windows-1252);
 //! - [`vcf`], [`drop`], [`google`], [`outlook`]: the formats read; [`csv`] and [`rows`]
 //!   underneath; [`csv_out`] and [`drop`] the formats written;
-//! - [`card`]: records -> cards.
+//! - [`card`]: records -> cards;
+//! - [`FormatError`]: why a source or an entry cannot be read.
 
 pub mod card;
 pub mod csv;
 pub mod csv_out;
 pub mod decode;
 pub mod drop;
+mod error;
 #[cfg(test)]
 mod fuzz;
 pub mod google;
@@ -37,6 +39,7 @@ use crate::domain::contact::ContactPatch;
 use crate::domain::vcard::Card;
 
 pub use card::{BuiltCard, Extra, ExtraKind, Stored, stored_version};
+pub use error::FormatError;
 
 /// The formats an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +70,7 @@ pub struct Entry {
     /// Line where it starts; 0 when the format has no useful line (JSON).
     pub line: usize,
     /// What to store, or why it is skipped.
-    pub record: Result<Record, String>,
+    pub record: Result<Record, FormatError>,
     /// Repairs made while reading it.
     pub repairs: Vec<String>,
 }
@@ -116,7 +119,7 @@ pub fn derived_uid(seed: &str) -> String {
 }
 
 /// Which format `text` is in, from its content first and then the file name's extension.
-pub fn detect(file_name: Option<&str>, text: &str) -> Result<Format, String> {
+pub fn detect(file_name: Option<&str>, text: &str) -> Result<Format, FormatError> {
     let start = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     let extension = file_name
         .and_then(|n| n.rsplit_once('.'))
@@ -142,17 +145,15 @@ pub fn detect(file_name: Option<&str>, text: &str) -> Result<Format, String> {
     match extension.as_deref() {
         Some("vcf" | "vcard") => Ok(Format::VCard),
         Some("json") => Ok(Format::DropJson),
-        Some("csv") => {
-            Err("a CSV file whose columns are neither Google Contacts' nor Outlook's".to_owned())
-        }
+        Some("csv") => Err(FormatError::UnknownCsvColumns),
         _ if start.is_empty() => Ok(Format::VCard),
-        _ => Err("not a vCard, Drop JSON, Google CSV or Outlook CSV file".to_owned()),
+        _ => Err(FormatError::UnknownFormat),
     }
 }
 
 /// Every entry of `text` in `format`. Fails only when the source as a whole cannot be read (not
 /// JSON, no CSV header); a bad card or row is an entry with its reason.
-pub fn read(format: Format, text: &str) -> Result<Vec<Entry>, String> {
+pub fn read(format: Format, text: &str) -> Result<Vec<Entry>, FormatError> {
     match format {
         Format::VCard => Ok(vcf::read(text)),
         Format::DropJson => drop::read(text),

@@ -6,7 +6,7 @@
 
 use super::google;
 use super::rows::{self, Row};
-use super::{Entry, PatchRecord};
+use super::{Entry, FormatError, PatchRecord};
 use crate::domain::contact::{
     Address, AddressKind, ContactPatch, Email, EmailKind, Phone, PhoneKind, RelatedPerson,
     RelationKind, Website, WebsiteKind,
@@ -25,7 +25,7 @@ pub fn is_outlook_header(header: &rows::Header) -> bool {
     .any(|c| header.has(c))
 }
 
-pub fn read(text: &str) -> Result<Vec<Entry>, String> {
+pub fn read(text: &str) -> Result<Vec<Entry>, FormatError> {
     rows::read_table(text, row)
 }
 
@@ -57,7 +57,7 @@ const ADDRESSES: [(&str, AddressKind); 3] = [
     ("Other", AddressKind::Other),
 ];
 
-fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> {
+fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, FormatError> {
     let mut emails = Vec::new();
     for column in ["E-mail Address", "E-mail 2 Address", "E-mail 3 Address"] {
         let Some(address) = row.get(column) else {
@@ -206,7 +206,7 @@ fn row(row: &Row<'_>, repairs: &mut Vec<String>) -> Result<PatchRecord, String> 
         categories: (!categories.is_empty()).then_some(categories),
         ..ContactPatch::default()
     };
-    patch.validate().map_err(|e| e.to_string())?;
+    patch.validate()?;
     Ok(PatchRecord {
         uid: row.uid(),
         patch,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::csv::{self, CsvRecord};
-use super::{Entry, PatchRecord, Record, derived_uid};
+use super::{Entry, FormatError, PatchRecord, Record, derived_uid};
 use crate::domain::contact::ContactPatch;
 
 /// Column name of the UID a Rolodex CSV export adds (other tools ignore unknown columns).
@@ -91,17 +91,17 @@ pub fn header_of(text: &str) -> Option<Vec<String>> {
 /// Reads a table, mapping each non-blank data row with `map` (which also gets the repairs list).
 pub fn read_table(
     text: &str,
-    map: impl Fn(&Row<'_>, &mut Vec<String>) -> Result<PatchRecord, String>,
-) -> Result<Vec<Entry>, String> {
+    map: impl Fn(&Row<'_>, &mut Vec<String>) -> Result<PatchRecord, FormatError>,
+) -> Result<Vec<Entry>, FormatError> {
     let mut records = csv::read(text).into_iter();
     let header = match records.next() {
         Some(CsvRecord {
             fields: Ok(names), ..
         }) => Header::new(&names),
         Some(CsvRecord {
-            fields: Err(message),
-            ..
-        }) => return Err(format!("cannot read the CSV header: {message}")),
+            fields: Err(_),
+            line,
+        }) => return Err(FormatError::UnreadableCsvHeader { line }),
         None => return Ok(Vec::new()),
     };
     let mut entries = Vec::new();
@@ -109,7 +109,7 @@ pub fn read_table(
         let position = entries.len() + 1;
         let mut repairs = Vec::new();
         let record_result = match &record.fields {
-            Err(message) => Err(message.clone()),
+            Err(error) => Err(error.clone()),
             Ok(fields) if fields.iter().all(|f| f.trim().is_empty()) => continue,
             Ok(fields)
                 if fields.len() > header.names.len()
@@ -118,11 +118,10 @@ pub fn read_table(
                         .skip(header.names.len())
                         .any(|f| !f.trim().is_empty()) =>
             {
-                Err(format!(
-                    "the row has {} fields but the header names {} columns",
-                    fields.len(),
-                    header.names.len()
-                ))
+                Err(FormatError::TooManyFields {
+                    fields: fields.len(),
+                    columns: header.names.len(),
+                })
             }
             Ok(fields) => {
                 let row = Row {

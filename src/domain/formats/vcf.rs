@@ -3,7 +3,7 @@
 //! same UID-less file twice finds the same card again), a missing FN is derived from
 //! N/ORG/NICKNAME/EMAIL/TEL, and vCard 2.1 (quoted-printable, CHARSET) is rewritten as 3.0.
 
-use super::{Entry, Record, derived_uid};
+use super::{Entry, FormatError, Record, derived_uid};
 use crate::domain::vcard::{self, CardVersion, RenderVersion};
 
 /// Every card of `text`, in order; a card that cannot be read is an entry with its reason.
@@ -13,7 +13,7 @@ pub fn read(text: &str) -> Vec<Entry> {
         .map(|(position, line, parsed)| {
             let mut repairs = Vec::new();
             let record = match parsed {
-                Err(e) => Err(format!("invalid vCard: {e}")),
+                Err(e) => Err(FormatError::InvalidCard(e)),
                 Ok(mut card) => {
                     let original = card.render(match card.version() {
                         CardVersion::V4 => RenderVersion::V4,

@@ -1,4 +1,4 @@
-//! Importing: the entries of an import source ([`formats::Entry`]: vCards, CSV rows, Drop
+//! Importing: the entries of an import source ([`Entry`]: vCards, CSV rows, Drop
 //! contacts) are stored in batches, each batch in one transaction (see [`batch`]), with a
 //! result per entry. One bad entry never aborts the rest: it is reported with its position and
 //! reason. Entries are matched to stored cards by UID, so re-importing updates and never
@@ -12,6 +12,7 @@
 
 mod batch;
 mod plan;
+mod reason;
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,7 +22,8 @@ use super::writes::Precondition;
 use super::{CardLimits, Principal, Store, StoreError, StoreResult};
 use chrono::Utc;
 
-use crate::domain::formats::{self, Entry, Format, Record, Stored};
+use crate::domain::formats::{Entry, Record, Stored};
+pub use reason::SkipReason;
 
 /// Entries per batch (and per transaction) unless told otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 500;
@@ -70,7 +72,7 @@ pub struct ImportedCard {
     pub line: usize,
     pub uid: Option<String>,
     /// What happened, or why the entry was skipped.
-    pub outcome: Result<ImportAction, String>,
+    pub outcome: Result<ImportAction, SkipReason>,
     /// Repairs applied before storing.
     pub repairs: Vec<String>,
     /// The stored card (created, updated or unchanged); `None` in a dry run for new cards.
@@ -78,24 +80,6 @@ pub struct ImportedCard {
 }
 
 impl Store {
-    /// Imports every card in vCard `text` into an address book of the principal.
-    pub async fn import_vcards(
-        &self,
-        principal: &Principal,
-        address_book_id: i64,
-        text: &str,
-    ) -> StoreResult<Vec<ImportedCard>> {
-        let entries = formats::read(Format::VCard, text).unwrap_or_default();
-        self.import_entries(
-            principal,
-            address_book_id,
-            entries,
-            &ImportOptions::default(),
-            &mut |_| {},
-        )
-        .await
-    }
-
     /// Imports `entries` into an address book of the principal, in batches. `progress` is
     /// called with the number of entries done so far after each batch. Fails as a whole only
     /// when the book is not the principal's or the database is unavailable; everything else is
@@ -162,7 +146,11 @@ struct Run<'a> {
     results: Vec<ImportedCard>,
 }
 
-fn result(entry: Entry, outcome: Result<ImportAction, String>, id: Option<i64>) -> ImportedCard {
+fn result(
+    entry: Entry,
+    outcome: Result<ImportAction, SkipReason>,
+    id: Option<i64>,
+) -> ImportedCard {
     ImportedCard {
         position: entry.position,
         line: entry.line,
@@ -249,7 +237,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn one_by_one(&self, writes: &[Write], seen: &[Seen]) -> Vec<Result<i64, String>> {
+    async fn one_by_one(&self, writes: &[Write], seen: &[Seen]) -> Vec<Result<i64, SkipReason>> {
         let mut ids = Vec::with_capacity(writes.len());
         for write in writes {
             let one = std::slice::from_ref(write);
@@ -260,10 +248,8 @@ impl Run<'_> {
                     .await
                 {
                     Ok(written) => Ok(written.into_iter().next().unwrap_or_default()),
-                    Err(StoreError::PreconditionFailed { .. }) => {
-                        Err("the card changed during the import; import the file again".to_owned())
-                    }
-                    Err(e) => Err(e.to_string()),
+                    Err(StoreError::PreconditionFailed { .. }) => Err(SkipReason::ChangedMeanwhile),
+                    Err(e) => Err(SkipReason::Refused(e)),
                 },
             );
         }
@@ -273,8 +259,8 @@ impl Run<'_> {
     fn finish(
         &mut self,
         entries: Vec<Entry>,
-        plans: Vec<Result<Plan, String>>,
-        ids: Vec<Result<i64, String>>,
+        plans: Vec<Result<Plan, SkipReason>>,
+        ids: Vec<Result<i64, SkipReason>>,
     ) {
         let mut ids = ids.into_iter();
         for (entry, plan) in entries.into_iter().zip(plans) {
@@ -290,7 +276,7 @@ impl Run<'_> {
                     match ids.next() {
                         Some(Ok(id)) => result(entry, Ok(action), Some(id)),
                         Some(Err(reason)) => result(entry, Err(reason), None),
-                        None => result(entry, Err("not written".into()), None),
+                        None => result(entry, Err(SkipReason::NotWritten), None),
                     }
                 }
             };
@@ -298,7 +284,7 @@ impl Run<'_> {
         }
     }
 
-    fn finish_dry(&mut self, entries: Vec<Entry>, plans: Vec<Result<Plan, String>>) {
+    fn finish_dry(&mut self, entries: Vec<Entry>, plans: Vec<Result<Plan, SkipReason>>) {
         for (entry, plan) in entries.into_iter().zip(plans) {
             let card = match plan {
                 Err(reason) => result(entry, Err(reason), None),
@@ -360,7 +346,7 @@ impl Run<'_> {
                 Ok(()) => Ok(ImportAction::Deleted),
                 Err(StoreError::NotFound) => Ok(ImportAction::NothingToDelete),
                 Err(e @ StoreError::Unavailable(_)) => return Err(e),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(SkipReason::Refused(e)),
             },
         };
         self.results.push(result(entry, outcome, None));
@@ -373,7 +359,7 @@ fn plan_all(
     entries: &mut [Entry],
     existing: &[Existing],
     limits: CardLimits,
-) -> Vec<Result<Plan, String>> {
+) -> Vec<Result<Plan, SkipReason>> {
     let by_uid: HashMap<&str, &Existing> = existing.iter().map(|e| (e.uid.as_str(), e)).collect();
     let mut taken: HashSet<String> = existing.iter().map(|e| e.href.clone()).collect();
     entries

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use super::super::CardLimits;
+use super::SkipReason;
 use crate::domain::contact::ContactFields;
 use crate::domain::etag;
 use crate::domain::formats::{self, Entry, Record, Stored, derived_uid};
@@ -81,26 +82,25 @@ pub(super) fn plan(
     existing: Option<&Existing>,
     taken: &mut HashSet<String>,
     limits: CardLimits,
-) -> Result<Plan, String> {
+) -> Result<Plan, SkipReason> {
     let (card, uid) = match &entry.record {
-        Err(reason) => return Err(reason.clone()),
-        Ok(Record::Tombstone { .. }) => return Err("a tombstone is not a card".into()),
+        Err(reason) => return Err(SkipReason::Unreadable(reason.clone())),
+        Ok(Record::Tombstone { .. }) => return Err(SkipReason::Tombstone),
         Ok(Record::Card(card)) => (card.clone(), card.uid().unwrap_or_default()),
         Ok(Record::Patch(record)) => {
             let base = match existing {
                 Some(existing) => Some((
-                    vcard::parse_one(&existing.vcard).map_err(|e| {
-                        format!(
-                            "the stored card with UID {:?} cannot be read: {e}",
-                            record.uid
-                        )
+                    vcard::parse_one(&existing.vcard).map_err(|source| {
+                        SkipReason::StoredUnreadable {
+                            uid: record.uid.clone(),
+                            source,
+                        }
                     })?,
                     &existing.stored,
                 )),
                 None => None,
             };
-            let built = formats::card::build(base, record)
-                .map_err(|e| format!("cannot build the card: {e}"))?;
+            let built = formats::card::build(base, record).map_err(SkipReason::Build)?;
             let repair = "derived missing FN";
             // A batch may be planned twice (see `Run::batch`): report the repair once.
             if built.derived_display_name
@@ -119,11 +119,11 @@ pub(super) fn plan(
         return Ok(Plan::Unchanged { id: existing.id });
     }
     // The projection comes from the text as stored, as for any other write.
-    limits.check_bytes(&text).map_err(|e| e.to_string())?;
-    let stored = vcard::parse_one(&text).map_err(|e| format!("invalid vCard: {e}"))?;
-    limits.check(&stored, &text).map_err(|e| e.to_string())?;
+    limits.check_bytes(&text)?;
+    let stored = vcard::parse_one(&text).map_err(SkipReason::InvalidCard)?;
+    limits.check(&stored, &text)?;
     if stored.uid().as_deref() != Some(uid.as_str()) || uid.trim().is_empty() {
-        return Err(format!("the card's UID changed while storing it ({uid:?})"));
+        return Err(SkipReason::UidChanged(uid));
     }
     let href = match existing {
         Some(existing) => existing.href.clone(),
@@ -134,7 +134,7 @@ pub(super) fn plan(
             let href = [preferred, alternative]
                 .into_iter()
                 .find(|h| !taken.contains(h))
-                .ok_or_else(|| format!("no free resource name for UID {uid:?}"))?;
+                .ok_or_else(|| SkipReason::NoFreeName(uid.clone()))?;
             taken.insert(href.clone());
             href
         }

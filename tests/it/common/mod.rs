@@ -114,7 +114,9 @@ pub async fn serve(store: &Store) -> String {
         },
         ..Default::default()
     };
-    let state = rolodex::app::AppState::new(store.clone(), options);
+    // Subscriptions are served: the LISTEN task is started here, as `serve` starts it.
+    let changes = rolodex::store::ChangeHub::start(store.database_url());
+    let state = rolodex::app::AppState::new(store.clone(), options, changes);
     let router = rolodex::app::build_router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use base64::Engine;
 use rolodex::app::{AppOptions, AppState, build_router};
 use rolodex::limits::Limits;
-use rolodex::store::{CredentialKind, NewCredential, Principal, Store};
+use rolodex::store::{ChangeHub, CredentialKind, NewCredential, Principal, Store};
 use tower::ServiceExt;
 
 use super::common;
@@ -65,6 +65,8 @@ pub async fn client(store: &Store, prefix: &str) -> Client {
                 },
                 ..AppOptions::default()
             },
+            // CardDAV serves no subscriptions.
+            ChangeHub::unheard(),
         )),
         user: principal.user_name.clone(),
         principal,
