@@ -39,8 +39,6 @@ pub struct UnknownStoredValue {
 pub trait StoredWord: Sized + Copy + 'static {
     /// Every variant with its stored word, in declaration order.
     const WORDS: &'static [(Self, &'static str)];
-    /// The type's name, for [`UnknownStoredValue`].
-    const NAME: &'static str;
 
     /// The word stored for this value.
     fn stored_word(self) -> &'static str;
@@ -55,7 +53,6 @@ macro_rules! stored_words {
     ($ty:ident via $proxy:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
         impl StoredWord for $ty {
             const WORDS: &'static [(Self, &'static str)] = &[$(($ty::$variant, $word)),+];
-            const NAME: &'static str = stringify!($ty);
 
             fn stored_word(self) -> &'static str {
                 match self {
