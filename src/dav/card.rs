@@ -3,6 +3,8 @@
 //! exports the whole book as one vCard file, with an ETag and `Last-Modified` honoured by
 //! `If-None-Match` / `If-Modified-Since`, RFC 7232).
 
+use std::borrow::Cow;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +16,7 @@ use super::xml::request::is_vcard_media_type;
 use super::{Ctx, DavError, error, negotiate};
 use crate::domain::etag;
 use crate::domain::vcard;
-use crate::store::{AddressBook, Precondition, StoreError};
+use crate::store::{self, AddressBook, Precondition, StoreError};
 use chrono::{DateTime, Utc};
 
 /// Longest resource name accepted (file systems and clients commonly stop at 255 bytes).
@@ -28,12 +30,14 @@ pub async fn get(ctx: &Ctx, target: &Target, head: bool) -> Result<Response, Dav
             if not_modified(&ctx.headers, &card.meta.etag, &card.meta.updated_at) {
                 return Ok(not_modified_response(&quoted, &card.meta.updated_at));
             }
-            let asked = negotiate::accepted_version(&ctx.headers, card.vcard_version);
-            let conversion = negotiate::conversion(card.vcard_version, asked, ctx.apple());
-            let text = match conversion {
-                None => card.vcard,
-                Some(_) => negotiate::representation(&card.vcard, conversion).into_owned(),
+            let named = negotiate::accepted_version(&ctx.headers, card.vcard_version);
+            let asked = negotiate::asked_version(named, ctx.apple());
+            let converted = match store::representation(&card.vcard, card.vcard_version, asked) {
+                Cow::Owned(converted) => Some(converted),
+                Cow::Borrowed(_) => None,
             };
+            // The stored bytes are moved, not copied.
+            let text = converted.unwrap_or(card.vcard);
             (text, Some(quoted), Some(http_date(&card.meta.updated_at)))
         }
         Target::Book { slug, .. } => {

@@ -1,17 +1,16 @@
-//! vCard version negotiation: a card is served exactly as stored unless the client asks for the
-//! other version (`Accept: text/vcard; version=4.0` on GET, `address-data version="3.0"` in a
-//! REPORT), or is an Apple client that asked for nothing — macOS/iOS reject 4.0 cards and fail
-//! the whole sync (docs/carddav-clients.md §6), so they get 3.0.
+//! vCard version negotiation: which version a CardDAV request asks for (`Accept: text/vcard;
+//! version=4.0` on GET, `address-data version="3.0"` in a REPORT), and that an Apple client
+//! that asked for nothing asks for 3.0 — macOS/iOS reject 4.0 cards and fail the whole sync
+//! (docs/carddav-clients.md §6). What is then served for the asked version is the store's one
+//! rule, [`crate::store::representation`]: the stored bytes unless another version was asked.
 //!
 //! The ETag stays the stored card's ETag whatever representation is served: clients send it
 //! back in `If-Match`, and the store compares it with the stored bytes.
 
-use std::borrow::Cow;
-
 use axum::http::HeaderMap;
 use axum::http::header;
 
-use crate::domain::vcard::{self, RenderVersion};
+use crate::domain::vcard::{CardVersion, RenderVersion};
 
 /// Markers of Apple's contacts daemons in User-Agent (`macOS/13.0 (22A380) AddressBook/2487`,
 /// `iOS/16.0 (20A362) dataaccessd/1.0`, `Mac OS X/10.15.7 (19H2) AddressBook/2452.2`). Matched
@@ -34,41 +33,17 @@ pub fn is_apple(headers: &HeaderMap) -> bool {
         .is_some_and(|ua| APPLE_MARKERS.iter().any(|m| ua.contains(m)))
 }
 
-/// The version a stored card (version code 21/30/40) must be converted to, or `None` to serve
-/// the stored bytes.
-pub fn conversion(stored: i16, asked: Option<RenderVersion>, apple: bool) -> Option<RenderVersion> {
-    let stored_is = |v: RenderVersion| match v {
-        RenderVersion::V3 => stored == 30,
-        RenderVersion::V4 => stored == 40,
-    };
-    match asked {
-        Some(version) if stored_is(version) => None,
-        Some(version) => Some(version),
-        None if apple && stored != 30 => Some(RenderVersion::V3),
-        None => None,
-    }
-}
-
-/// The card text to send: the stored bytes, or a real conversion. A stored card that no
-/// longer parses (a parser change) is served as stored rather than not at all.
-pub fn representation(stored_text: &str, target: Option<RenderVersion>) -> Cow<'_, str> {
-    let Some(version) = target else {
-        return Cow::Borrowed(stored_text);
-    };
-    match vcard::parse_one(stored_text) {
-        Ok(card) => Cow::Owned(card.render(version)),
-        Err(error) => {
-            tracing::warn!(%error, "dav: stored card does not parse; serving it unconverted");
-            Cow::Borrowed(stored_text)
-        }
-    }
+/// The version a request asks for: the one it named, else 3.0 for an Apple client, else none
+/// (the stored bytes).
+pub fn asked_version(named: Option<RenderVersion>, apple: bool) -> Option<RenderVersion> {
+    named.or(apple.then_some(RenderVersion::V3))
 }
 
 /// The version asked for by `Accept` on GET: the `text/vcard` range with a `version` parameter
 /// and the highest q-value. `None` when no range names a version we serve. When the stored
 /// version is among the best, that one wins (no conversion). Several `Accept` fields are one
 /// list (RFC 9110 §5.3). Linear in the header's length.
-pub fn accepted_version(headers: &HeaderMap, stored: i16) -> Option<RenderVersion> {
+pub fn accepted_version(headers: &HeaderMap, stored: CardVersion) -> Option<RenderVersion> {
     let mut best: Vec<(RenderVersion, u16)> = Vec::new();
     let ranges = headers
         .get_all(header::ACCEPT)
@@ -109,9 +84,9 @@ pub fn accepted_version(headers: &HeaderMap, stored: i16) -> Option<RenderVersio
     let mut candidates = best.iter().filter(|(_, q)| *q == top).map(|(v, _)| *v);
     let first = candidates.next()?;
     let stored_version = match stored {
-        40 => Some(RenderVersion::V4),
-        30 => Some(RenderVersion::V3),
-        _ => None,
+        CardVersion::V4 => Some(RenderVersion::V4),
+        CardVersion::V3 => Some(RenderVersion::V3),
+        CardVersion::V2_1 => None,
     };
     match stored_version {
         Some(v) if first == v || candidates.any(|c| c == v) => Some(v),
@@ -175,35 +150,47 @@ mod tests {
 
     #[test]
     fn conversions() {
-        assert_eq!(conversion(40, None, false), None);
-        assert_eq!(conversion(40, None, true), Some(RenderVersion::V3));
-        assert_eq!(conversion(30, None, true), None);
-        assert_eq!(conversion(21, None, true), Some(RenderVersion::V3));
+        let conversion =
+            |stored, named, apple| crate::store::conversion(stored, asked_version(named, apple));
+        use CardVersion::{V2_1, V3, V4};
+        assert_eq!(conversion(V4, None, false), None);
+        assert_eq!(conversion(V4, None, true), Some(RenderVersion::V3));
+        assert_eq!(conversion(V3, None, true), None);
+        assert_eq!(conversion(V2_1, None, true), Some(RenderVersion::V3));
         assert_eq!(
-            conversion(30, Some(RenderVersion::V4), true),
+            conversion(V3, Some(RenderVersion::V4), true),
             Some(RenderVersion::V4)
         );
-        assert_eq!(conversion(40, Some(RenderVersion::V4), true), None);
+        assert_eq!(conversion(V4, Some(RenderVersion::V4), true), None);
     }
 
     #[test]
     fn accept_header() {
         let h = headers(header::ACCEPT, "text/vcard; version=4.0");
-        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+        assert_eq!(
+            accepted_version(&h, CardVersion::V3),
+            Some(RenderVersion::V4)
+        );
         let h = headers(
             header::ACCEPT,
             "text/vcard;version=3.0;q=0.5, text/vcard;version=4.0",
         );
-        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+        assert_eq!(
+            accepted_version(&h, CardVersion::V3),
+            Some(RenderVersion::V4)
+        );
         let h = headers(
             header::ACCEPT,
             "text/vcard;version=3.0, text/vcard;version=4.0",
         );
-        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V3));
+        assert_eq!(
+            accepted_version(&h, CardVersion::V3),
+            Some(RenderVersion::V3)
+        );
         let h = headers(header::ACCEPT, "text/vcard, */*");
-        assert_eq!(accepted_version(&h, 30), None);
+        assert_eq!(accepted_version(&h, CardVersion::V3), None);
         let h = headers(header::ACCEPT, "text/vcard;version=2.1");
-        assert_eq!(accepted_version(&h, 30), None);
+        assert_eq!(accepted_version(&h, CardVersion::V3), None);
     }
 
     #[test]
@@ -223,7 +210,10 @@ mod tests {
             header::ACCEPT,
             "text/vcard;version=4.0;q=NaN, text/vcard;version=3.0;q=0.9",
         );
-        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+        assert_eq!(
+            accepted_version(&h, CardVersion::V3),
+            Some(RenderVersion::V4)
+        );
     }
 
     #[test]
@@ -237,7 +227,10 @@ mod tests {
             header::ACCEPT,
             HeaderValue::from_static("TEXT/VCARD; VERSION=4.0"),
         );
-        assert_eq!(accepted_version(&h, 30), Some(RenderVersion::V4));
+        assert_eq!(
+            accepted_version(&h, CardVersion::V3),
+            Some(RenderVersion::V4)
+        );
     }
 
     /// One media range of an Accept header, from pieces clients send and pieces they get wrong.
@@ -292,7 +285,7 @@ mod tests {
         #[test]
         fn fuzz_accept(
             ranges in prop::collection::vec(media_range(), 0..6),
-            stored in prop::sample::select(vec![21i16, 30, 40, 0, -1]),
+            stored in prop::sample::select(vec![CardVersion::V2_1, CardVersion::V3, CardVersion::V4]),
         ) {
             let accept = ranges.join(",");
             let Ok(value) = HeaderValue::from_str(&accept) else {
@@ -332,7 +325,7 @@ mod tests {
                 let mut h = HeaderMap::new();
                 h.insert(header::ACCEPT, value.clone());
                 h.insert(header::USER_AGENT, value);
-                let _ = accepted_version(&h, 30);
+                let _ = accepted_version(&h, CardVersion::V3);
                 let _ = is_apple(&h);
             }
             prop_assert!(parse_q(&q) <= 1000);

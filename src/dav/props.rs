@@ -15,8 +15,8 @@ use super::xml::values::{
 };
 use super::xml::write::{Multistatus, Response};
 use crate::domain::etag;
-use crate::domain::vcard::RenderVersion;
-use crate::store::{AddressBook, CardMeta, DeadProperty};
+use crate::domain::vcard::{CardVersion, RenderVersion};
+use crate::store::{self, AddressBook, CardMeta, DeadProperty};
 
 /// `Content-Type` of every card we serve (docs/carddav-clients.md §13).
 pub const VCARD_CONTENT_TYPE: &str = "text/vcard; charset=utf-8";
@@ -59,8 +59,8 @@ pub enum Resource<'a> {
     Book(&'a AddressBook),
     Card {
         meta: &'a CardMeta,
-        /// The stored text and its version code, when the request asked for `address-data`.
-        body: Option<(&'a str, i16)>,
+        /// The stored text and its version, when the request asked for `address-data`.
+        body: Option<(&'a str, CardVersion)>,
     },
 }
 
@@ -257,8 +257,8 @@ fn write_value(
                 ..
             },
         ) => {
-            let target = negotiate::conversion(*version, ctx.address_version, ctx.apple);
-            out.text(&name, &negotiate::representation(text, target));
+            let asked = negotiate::asked_version(ctx.address_version, ctx.apple);
+            out.text(&name, &store::representation(text, *version, asked));
         }
         _ => return false,
     }

@@ -6,6 +6,7 @@ pub mod models;
 pub mod prepared;
 pub mod schema;
 pub mod tls;
+pub mod types;
 pub mod url;
 mod verify;
 

@@ -22,23 +22,6 @@ pub enum CardKind {
     Group,
 }
 
-impl CardKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardKind::Individual => "individual",
-            CardKind::Group => "group",
-        }
-    }
-
-    pub fn parse(value: &str) -> CardKind {
-        if value.eq_ignore_ascii_case("group") {
-            CardKind::Group
-        } else {
-            CardKind::Individual
-        }
-    }
-}
-
 /// Phone.com email types: `primary` or `alternate`. In vCard, primary is `PREF=1` (4.0) or
 /// `TYPE=pref` (3.0); a card's first email is primary when none is marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

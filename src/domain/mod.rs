@@ -1,6 +1,7 @@
 //! Pure types and rules: the contact model, the vCard mapping, import/export formats, phone numbers,
 //! ETags, search folding, duplicate detection and the acting principal. No IO, no diesel, no axum, no async-graphql.
 
+pub mod change;
 pub mod contact;
 pub mod dedupe;
 pub mod details;

@@ -14,7 +14,7 @@ use super::loaders::{GroupsLoader, RequestBooks};
 use super::{principal, store};
 use crate::domain::contact::{AddressKind, EmailKind, PhoneKind};
 use crate::domain::contact::{CardKind, PartialDate};
-use crate::domain::vcard::{self, RenderVersion};
+use crate::domain::vcard::RenderVersion;
 use crate::store::{
     AddressBook, ContactFilter, ContactOrder, ContactRecord, GroupSummary, StoreError,
 };
@@ -154,27 +154,15 @@ impl From<&GroupSummary> for GroupRef {
     }
 }
 
-fn render(record: &ContactRecord, version: Option<VCardVersion>) -> async_graphql::Result<String> {
-    let wanted = version.map(RenderVersion::from);
-    let stored = if record.vcard_version >= 40 {
-        RenderVersion::V4
-    } else if record.vcard_version >= 30 {
-        RenderVersion::V3
-    } else {
-        // 2.1 is never served as-is: render it as 3.0 unless 4.0 was asked for.
-        return Ok(vcard::parse_one(&record.vcard)
-            .map_err(crate::store::StoreError::from)
-            .gql()?
-            .render(wanted.unwrap_or(RenderVersion::V3)));
-    };
-    match wanted {
-        None => Ok(record.vcard.clone()),
-        Some(v) if v == stored => Ok(record.vcard.clone()),
-        Some(v) => Ok(vcard::parse_one(&record.vcard)
-            .map_err(crate::store::StoreError::from)
-            .gql()?
-            .render(v)),
-    }
+/// The card's text for `vcard(version:)`, by the store's one rule (the same bytes CardDAV
+/// serves for the same request): [`crate::store::representation`].
+fn render(record: &ContactRecord, version: Option<VCardVersion>) -> String {
+    crate::store::representation(
+        &record.vcard,
+        record.vcard_version,
+        version.map(RenderVersion::from),
+    )
+    .into_owned()
 }
 
 /// A contact: a person or organization card, with its groups when the list resolver already
@@ -437,8 +425,9 @@ impl Contact {
     async fn deleted_at(&self) -> Option<DateTime<Utc>> {
         self.record.deleted_at
     }
-    /// The card as vCard text: exactly as stored, or converted to `version` if it differs.
-    async fn vcard(&self, version: Option<VCardVersion>) -> async_graphql::Result<String> {
+    /// The card as vCard text: exactly as stored (what CardDAV serves, whatever the version,
+    /// 2.1 included), or converted to `version` if it is stored in another.
+    async fn vcard(&self, version: Option<VCardVersion>) -> String {
         render(&self.record, version)
     }
 }
@@ -494,8 +483,8 @@ impl Group {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
-    /// The group card as vCard text.
-    async fn vcard(&self, version: Option<VCardVersion>) -> async_graphql::Result<String> {
+    /// The group card as vCard text, by the same rule as `Contact.vcard`.
+    async fn vcard(&self, version: Option<VCardVersion>) -> String {
         render(&self.0, version)
     }
 }

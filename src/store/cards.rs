@@ -12,6 +12,7 @@ use diesel_async::RunQueryDsl;
 use super::query::contains_pattern;
 use super::{Principal, Store, StoreResult};
 use crate::db::schema::{address_books, contacts};
+use crate::domain::vcard::CardVersion;
 
 /// What a listing needs to know about one live card.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +34,21 @@ pub struct CardMeta {
 pub struct CardBody {
     pub meta: CardMeta,
     pub vcard: String,
-    /// 21, 30 or 40.
-    pub vcard_version: i16,
+    /// The version `vcard` is written in.
+    pub vcard_version: CardVersion,
 }
 
 type MetaTuple = (i64, String, String, i32, i64, DateTime<Utc>);
-type BodyTuple = (i64, String, String, i32, i64, DateTime<Utc>, String, i16);
+type BodyTuple = (
+    i64,
+    String,
+    String,
+    i32,
+    i64,
+    DateTime<Utc>,
+    String,
+    CardVersion,
+);
 
 fn meta((id, href, etag, size, revision, updated_at): MetaTuple) -> CardMeta {
     CardMeta {

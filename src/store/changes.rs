@@ -9,21 +9,7 @@ use diesel_async::RunQueryDsl;
 use super::{Principal, Store, StoreError, StoreResult};
 use crate::db::models::ChangeRow;
 use crate::db::schema::changes;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeOp {
-    Put,
-    Delete,
-}
-
-impl ChangeOp {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            ChangeOp::Put => "put",
-            ChangeOp::Delete => "delete",
-        }
-    }
-}
+pub use crate::domain::change::ChangeOp;
 
 /// The latest change to one card since the asked revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,16 +75,11 @@ impl Store {
             if !seen_cards.insert(row.contact_id) {
                 continue;
             }
-            let op = if row.op == "delete" {
-                ChangeOp::Delete
-            } else {
-                ChangeOp::Put
-            };
             latest.push(ChangedContact {
                 contact_id: row.contact_id,
                 uid: row.uid,
                 href: row.href,
-                op,
+                op: row.op,
                 revision: row.revision,
             });
         }

@@ -77,7 +77,7 @@ pub(super) async fn stamp_revisions(
         .bind::<Array<BigInt>, _>(written.iter().map(|w| w.contact_id).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(written.iter().map(|w| w.uid).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(written.iter().map(|w| w.href).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(written.iter().map(|w| w.op.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(written.iter().map(|w| w.op).collect::<Vec<_>>())
         .bind::<Text, _>(CHANGE_CHANNEL)
         .load(conn)
         .await?;

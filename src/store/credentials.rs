@@ -15,42 +15,7 @@ use super::{Principal, Store, StoreError, StoreResult};
 use crate::db::models::CredentialRow;
 use crate::db::schema::{credentials, users};
 use crate::domain::contact::ValidationError;
-
-/// What a credential may be used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// `Authorization: Bearer <token>` (GraphQL, scripts).
-    Token,
-    /// A password for HTTP Basic (CardDAV clients), usable instead of the account password.
-    AppPassword,
-}
-
-impl CredentialKind {
-    /// The stored value of `credentials.kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialKind::Token => "token",
-            CredentialKind::AppPassword => "app_password",
-        }
-    }
-
-    /// What people call it, for messages.
-    pub fn noun(self) -> &'static str {
-        match self {
-            CredentialKind::Token => "token",
-            CredentialKind::AppPassword => "app password",
-        }
-    }
-
-    /// The kind of a stored row (the column is checked to hold one of the two).
-    fn from_stored(kind: &str) -> CredentialKind {
-        if kind == "token" {
-            CredentialKind::Token
-        } else {
-            CredentialKind::AppPassword
-        }
-    }
-}
+pub use crate::domain::principal::CredentialKind;
 
 /// A credential to store: the caller generated the secret and hashed it.
 #[derive(Debug, Clone)]
@@ -77,7 +42,7 @@ impl From<CredentialRow> for CredentialInfo {
     fn from(row: CredentialRow) -> CredentialInfo {
         CredentialInfo {
             id: row.id,
-            kind: CredentialKind::from_stored(&row.kind),
+            kind: row.kind,
             label: row.label,
             created_at: row.created_at,
             last_used_at: row.last_used_at,
@@ -130,7 +95,7 @@ impl Store {
         let row: CredentialRow = diesel::insert_into(credentials::table)
             .values((
                 credentials::user_id.eq(principal.user_id),
-                credentials::kind.eq(credential.kind.as_str()),
+                credentials::kind.eq(credential.kind),
                 credentials::label.eq(credential.label),
                 credentials::secret_hash.eq(credential.secret_hash),
                 credentials::expires_at.eq(expires_at),
@@ -161,7 +126,7 @@ impl Store {
         let found = credentials::table
             .inner_join(users::table)
             .filter(credentials::secret_hash.eq(secret_hash))
-            .filter(credentials::kind.eq(kind.as_str()))
+            .filter(credentials::kind.eq(kind))
             .filter(users::disabled_at.is_null())
             .filter(
                 credentials::expires_at
@@ -243,7 +208,7 @@ impl Store {
             .filter(credentials::user_id.eq(principal.user_id))
             .into_boxed();
         if let Some(kind) = kind {
-            target = target.filter(credentials::kind.eq(kind.as_str()));
+            target = target.filter(credentials::kind.eq(kind));
         }
         // A boxed query cannot be a DELETE target: select the id, then delete by it, in one
         // statement.

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::projection::member_uid;
 use super::reads::{ContactListQuery, MAX_PAGE_SIZE};
+use super::represent::representation;
 use super::{ContactRecord, Principal, Store, StoreResult};
 use crate::domain::contact::CardKind;
 use crate::domain::formats::csv_out::{self, CsvContact};
@@ -99,21 +100,14 @@ impl Store {
 }
 
 fn vcards(records: &[ContactRecord], version: RenderVersion) -> String {
-    let code = match version {
-        RenderVersion::V3 => 30,
-        RenderVersion::V4 => 40,
-    };
     let mut out = String::new();
     for record in records {
-        if record.vcard_version == code {
-            out.push_str(&record.vcard);
-        } else {
-            match vcard::parse_one(&record.vcard) {
-                Ok(card) => out.push_str(&card.render(version)),
-                // Never drop a card: one that no longer parses goes out as stored.
-                Err(_) => out.push_str(&record.vcard),
-            }
-        }
+        // Never drops a card: one that no longer parses goes out as stored.
+        out.push_str(&representation(
+            &record.vcard,
+            record.vcard_version,
+            Some(version),
+        ));
         if !out.ends_with('\n') {
             out.push_str("\r\n");
         }

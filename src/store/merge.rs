@@ -72,7 +72,7 @@ impl Store {
             }
             if cards
                 .iter()
-                .any(|c| c.kind != CardKind::Individual.as_str())
+                .any(|c| c.projection.kind != CardKind::Individual)
             {
                 return Err(invalid("ids", "only contacts, not groups, can be merged"));
             }
@@ -210,7 +210,7 @@ async fn lock_groups_naming(
         .select(group_members::group_id);
     Ok(contacts::table
         .filter(contacts::address_book_id.eq(book))
-        .filter(contacts::kind.eq(CardKind::Group.as_str()))
+        .filter(contacts::kind.eq(CardKind::Group))
         .filter(contacts::deleted_at.is_null())
         .filter(contacts::id.eq_any(naming))
         .order(contacts::id)

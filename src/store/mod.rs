@@ -24,6 +24,7 @@ mod properties;
 mod query;
 mod reads;
 mod reindex;
+mod represent;
 mod transfer;
 mod writes;
 
@@ -34,7 +35,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::db::{self, PgConn, PgPool, PoolSettings, QueryCounter};
 use crate::domain::contact::{CardKind, ContactFields, ValidationError};
-use crate::domain::vcard::VCardError;
+use crate::domain::vcard::{CardVersion, VCardError};
 
 pub use crate::domain::principal::Principal;
 pub use accounts::{UserInfo, UserUsage};
@@ -54,6 +55,7 @@ pub use query::{
     ContactFilter, ContactOrder, ContactOrderField, ContactWindow, MatchingContacts, search_words,
 };
 pub use reads::{ContactListQuery, Page};
+pub use represent::{conversion, representation};
 pub use transfer::{CardAt, TransferKind, TransferOutcome};
 pub use writes::{Precondition, PutOutcome};
 
@@ -224,8 +226,8 @@ pub struct ContactRecord {
     /// The stored card text: exactly the bytes a CardDAV client PUT, or what a model write
     /// rendered.
     pub vcard: String,
-    /// 21, 30 or 40.
-    pub vcard_version: i16,
+    /// The version `vcard` is written in.
+    pub vcard_version: CardVersion,
     /// Unquoted strong ETag (hash of `vcard`).
     pub etag: String,
     pub revision: i64,

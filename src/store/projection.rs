@@ -4,11 +4,11 @@
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::db::models::{AddressRow, ContactRow, ContactWrite, EmailRow, GroupMemberRow, PhoneRow};
-use crate::domain::contact::{
-    Address, AddressKind, CardKind, ContactDetails, ContactFields, Email, EmailKind, Phone,
-    PhoneKind,
+use crate::db::models::{
+    AddressRow, ContactProjection, ContactWrite, EmailRow, GroupMemberRow, PhoneRow,
 };
+use crate::domain::contact::{Address, ContactDetails, ContactFields, Email, Phone};
+use crate::domain::vcard::CardVersion;
 use crate::domain::{phone, text};
 
 /// Identity and storage values of a write, beside the extracted fields.
@@ -16,7 +16,7 @@ pub(super) struct StoredCard<'a> {
     pub uid: &'a str,
     pub href: &'a str,
     pub vcard: &'a str,
-    pub vcard_version: i16,
+    pub vcard_version: CardVersion,
     pub etag: &'a str,
     pub revision: i64,
     /// [`crate::domain::vcard::Card::match_text`] of the stored card.
@@ -88,16 +88,24 @@ pub(super) fn folded_address(address: &str) -> String {
 }
 
 pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> ContactWrite {
-    let (search_text, sort_name) = folded_names(fields);
     ContactWrite {
         uid: card.uid.to_owned(),
         href: card.href.to_owned(),
-        kind: fields.kind.as_str().to_owned(),
         vcard: card.vcard.to_owned(),
         vcard_version: card.vcard_version,
         etag: card.etag.to_owned(),
         revision: card.revision,
         updated_at: Utc::now(),
+        match_text: Some(card.match_text.to_owned()),
+        projection: projection(fields),
+    }
+}
+
+/// The projection columns of a card's fields.
+fn projection(fields: &ContactFields) -> ContactProjection {
+    let (search_text, sort_name) = folded_names(fields);
+    ContactProjection {
+        kind: fields.kind,
         display_name: fields.display_name.clone(),
         prefix: fields.prefix.clone(),
         first_name: fields.first_name.clone(),
@@ -123,7 +131,6 @@ pub(super) fn contact_write(card: &StoredCard<'_>, fields: &ContactFields) -> Co
         categories: fields.categories.clone(),
         note: fields.note.clone(),
         search_text,
-        match_text: Some(card.match_text.to_owned()),
         sort_name,
         details: Some(details_json(&fields.details)),
     }
@@ -148,7 +155,7 @@ pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
             .map(|(i, e)| EmailRow {
                 contact_id,
                 position: position(i),
-                kind: email_kind_str(e.kind).to_owned(),
+                kind: e.kind,
                 address: e.address.clone(),
                 address_folded: folded_address(&e.address),
                 label: e.label.clone(),
@@ -161,7 +168,7 @@ pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
             .map(|(i, p)| PhoneRow {
                 contact_id,
                 position: position(i),
-                kind: phone_kind_str(p.kind).to_owned(),
+                kind: p.kind,
                 number: p.number.clone(),
                 normalized: p
                     .normalized
@@ -178,7 +185,7 @@ pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
             .map(|(i, a)| AddressRow {
                 contact_id,
                 position: position(i),
-                kind: address_kind_str(a.kind).to_owned(),
+                kind: a.kind,
                 street: a.street.clone(),
                 city: a.city.clone(),
                 state: a.state.clone(),
@@ -201,70 +208,18 @@ pub(super) fn child_rows(contact_id: i64, fields: &ContactFields) -> ChildRows {
     }
 }
 
-pub(super) fn email_kind_str(kind: EmailKind) -> &'static str {
-    match kind {
-        EmailKind::Primary => "primary",
-        EmailKind::Alternate => "alternate",
-    }
-}
-
-pub(super) fn phone_kind_str(kind: PhoneKind) -> &'static str {
-    match kind {
-        PhoneKind::Home => "home",
-        PhoneKind::Business => "business",
-        PhoneKind::Mobile => "mobile",
-        PhoneKind::Fax => "fax",
-        PhoneKind::Pager => "pager",
-        PhoneKind::Other => "other",
-    }
-}
-
-pub(super) fn address_kind_str(kind: AddressKind) -> &'static str {
-    match kind {
-        AddressKind::Home => "home",
-        AddressKind::Business => "business",
-        AddressKind::Other => "other",
-    }
-}
-
-fn email_kind(s: &str) -> EmailKind {
-    if s == "alternate" {
-        EmailKind::Alternate
-    } else {
-        EmailKind::Primary
-    }
-}
-
-fn phone_kind(s: &str) -> PhoneKind {
-    match s {
-        "business" => PhoneKind::Business,
-        "mobile" => PhoneKind::Mobile,
-        "fax" => PhoneKind::Fax,
-        "pager" => PhoneKind::Pager,
-        "other" => PhoneKind::Other,
-        _ => PhoneKind::Home,
-    }
-}
-
-fn address_kind(s: &str) -> AddressKind {
-    match s {
-        "business" => AddressKind::Business,
-        "other" => AddressKind::Other,
-        _ => AddressKind::Home,
-    }
-}
-
 /// Rebuilds the fields from a row and its children (children must be in position order).
 pub(super) fn fields_from_rows(
-    row: &ContactRow,
+    uid: &str,
+    row: &ContactProjection,
     emails: &[&EmailRow],
     phones: &[&PhoneRow],
     addresses: &[&AddressRow],
     members: &[&GroupMemberRow],
 ) -> ContactFields {
     ContactFields {
-        kind: CardKind::parse(&row.kind),
-        uid: Some(row.uid.clone()),
+        kind: row.kind,
+        uid: Some(uid.to_owned()),
         display_name: row.display_name.clone(),
         prefix: row.prefix.clone(),
         first_name: row.first_name.clone(),
@@ -281,7 +236,7 @@ pub(super) fn fields_from_rows(
         emails: emails
             .iter()
             .map(|e| Email {
-                kind: email_kind(&e.kind),
+                kind: e.kind,
                 address: e.address.clone(),
                 label: e.label.clone(),
             })
@@ -289,7 +244,7 @@ pub(super) fn fields_from_rows(
         phones: phones
             .iter()
             .map(|p| Phone {
-                kind: phone_kind(&p.kind),
+                kind: p.kind,
                 number: p.number.clone(),
                 normalized: p.normalized.clone(),
                 label: p.label.clone(),
@@ -298,7 +253,7 @@ pub(super) fn fields_from_rows(
         addresses: addresses
             .iter()
             .map(|a| Address {
-                kind: address_kind(&a.kind),
+                kind: a.kind,
                 street: a.street.clone(),
                 city: a.city.clone(),
                 state: a.state.clone(),

@@ -98,7 +98,7 @@ pub(super) fn filtered<'a>(
             .filter(contacts::address_book_id.eq(book))
             .filter(contacts::uid.eq_any(member_uids));
     }
-    query = query.filter(contacts::kind.eq(filter.kind.unwrap_or_default().as_str()));
+    query = query.filter(contacts::kind.eq(filter.kind.unwrap_or_default()));
     if !filter.include_deleted {
         query = query.filter(contacts::deleted_at.is_null());
     }
@@ -455,7 +455,7 @@ impl Store {
         let mut conn = self.conn().await?;
         let book: i64 = contacts::table
             .filter(contacts::id.eq(group_id))
-            .filter(contacts::kind.eq(CardKind::Group.as_str()))
+            .filter(contacts::kind.eq(CardKind::Group))
             .filter(contacts::deleted_at.is_null())
             .filter(
                 contacts::address_book_id.eq_any(

@@ -119,7 +119,7 @@ impl Store {
             select = select.filter(contacts::address_book_id.eq(book));
         }
         if let Some(kind) = query.kind {
-            select = select.filter(contacts::kind.eq(kind.as_str()));
+            select = select.filter(contacts::kind.eq(kind));
         }
         if !query.include_deleted {
             select = select.filter(contacts::deleted_at.is_null());
@@ -166,7 +166,7 @@ pub(super) async fn hydrate(
         .await?;
     let group_ids: Vec<i64> = rows
         .iter()
-        .filter(|r| r.kind == CardKind::Group.as_str())
+        .filter(|r| r.projection.kind == CardKind::Group)
         .map(|r| r.id)
         .collect();
     let members: Vec<GroupMemberRow> = if group_ids.is_empty() {
@@ -216,11 +216,18 @@ pub(super) fn assemble(
     addresses: &[&AddressRow],
     members: &[&GroupMemberRow],
 ) -> ContactRecord {
-    let fields = projection::fields_from_rows(&row, emails, phones, addresses, members);
+    let fields = projection::fields_from_rows(
+        &row.uid,
+        &row.projection,
+        emails,
+        phones,
+        addresses,
+        members,
+    );
     ContactRecord {
         id: row.id,
         address_book_id: row.address_book_id,
-        kind: CardKind::parse(&row.kind),
+        kind: row.projection.kind,
         uid: row.uid,
         href: row.href,
         vcard: row.vcard,

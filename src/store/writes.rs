@@ -76,26 +76,17 @@ pub struct PutOutcome {
 pub(super) struct PreparedCard {
     pub(super) uid: String,
     text: String,
-    version: i16,
+    version: CardVersion,
     fields: ContactFields,
     match_text: String,
 }
 
-fn version_code(version: CardVersion) -> i16 {
-    match version {
-        CardVersion::V2_1 => 21,
-        CardVersion::V3 => 30,
-        CardVersion::V4 => 40,
-    }
-}
-
 /// Model writes re-render the card; a 2.1 card is upgraded to 3.0 then (2.1's encodings are
 /// not worth writing anew).
-pub(super) fn render_version_for(code: i16) -> RenderVersion {
-    if code >= 40 {
-        RenderVersion::V4
-    } else {
-        RenderVersion::V3
+pub(super) fn render_version_for(stored: CardVersion) -> RenderVersion {
+    match stored {
+        CardVersion::V4 => RenderVersion::V4,
+        CardVersion::V3 | CardVersion::V2_1 => RenderVersion::V3,
     }
 }
 
@@ -113,7 +104,7 @@ pub(super) fn prepare_parsed(
     })?;
     Ok(PreparedCard {
         uid,
-        version: version_code(card.version()),
+        version: card.version(),
         fields: card.extract(),
         match_text: card.match_text(),
         text,

@@ -271,3 +271,75 @@ async fn a_graphql_delete_is_a_404_in_sync_collection() {
         "{card}"
     );
 }
+
+/// The same stored card asked for the same version gives the same bytes over CardDAV GET,
+/// GraphQL `vcard` and `exportContacts` (`store::representation`): nothing asked is the
+/// stored bytes, a 2.1 card PUT by an old client included (it used to come back from GraphQL as
+/// 3.0 while CardDAV served it as stored); another version asked is the one conversion.
+#[tokio::test]
+async fn carddav_graphql_and_export_serve_a_stored_card_alike_in_every_version() {
+    let both = setup().await;
+    let cards = [
+        (
+            "2.1",
+            "BEGIN:VCARD\r\nVERSION:2.1\r\nN:Riker;William\r\nFN:William Riker\r\nTEL;CELL:+1 415 555 0102\r\nEMAIL;INTERNET;PREF:riker@enterprise.example\r\nUID:riker-21\r\nEND:VCARD\r\n",
+        ),
+        (
+            "3.0",
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Troi;Deanna;;;\r\nFN:Deanna Troi\r\nTEL;TYPE=CELL:+1 415 555 0103\r\nUID:troi-30\r\nEND:VCARD\r\n",
+        ),
+        (
+            "4.0",
+            "BEGIN:VCARD\r\nVERSION:4.0\r\nN:Data;;;;\r\nFN:Data\r\nTEL;TYPE=cell;VALUE=uri:tel:+1-415-555-0104\r\nUID:data-40\r\nEND:VCARD\r\n",
+        ),
+    ];
+    for (stored_version, card) in cards {
+        let url = format!("{}card.vcf", both.book_url);
+        let (status, _, body) = both
+            .dav("PUT", &url, card, &[("Content-Type", "text/vcard")])
+            .await;
+        assert_eq!(status, 201, "{stored_version}: {body}");
+        let get = |accept: Option<&'static str>| {
+            let (both, url) = (&both, url.clone());
+            async move {
+                let headers: Vec<(&str, &str)> =
+                    accept.map(|a| ("Accept", a)).into_iter().collect();
+                let (status, _, text) = both.dav("GET", &url, "", &headers).await;
+                assert_eq!(status, 200, "{text}");
+                text
+            }
+        };
+        let as_stored = get(None).await;
+        let as_3 = get(Some("text/vcard; version=3.0")).await;
+        let as_4 = get(Some("text/vcard; version=4.0")).await;
+        assert_eq!(
+            as_stored, card,
+            "{stored_version}: CardDAV serves the stored bytes"
+        );
+        assert!(as_3.contains("VERSION:3.0"), "{stored_version}: {as_3}");
+        assert!(as_4.contains("VERSION:4.0"), "{stored_version}: {as_4}");
+
+        let node = both
+            .graphql(
+                "{ contacts { edges { node { vcard v3: vcard(version: V3) v4: vcard(version: V4) } } } }",
+                json!({}),
+            )
+            .await["contacts"]["edges"][0]["node"]
+            .clone();
+        assert_eq!(node["vcard"], as_stored.as_str(), "{stored_version}");
+        assert_eq!(node["v3"], as_3.as_str(), "{stored_version}");
+        assert_eq!(node["v4"], as_4.as_str(), "{stored_version}");
+
+        let export = both
+            .graphql(
+                "{ v3: exportContacts(format: VCF3) v4: exportContacts(format: VCF4) }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(export["v3"], as_3.as_str(), "{stored_version}");
+        assert_eq!(export["v4"], as_4.as_str(), "{stored_version}");
+
+        let (status, _, _) = both.dav("DELETE", &url, "", &[]).await;
+        assert_eq!(status, 204);
+    }
+}

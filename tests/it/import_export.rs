@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 
 use rolodex::domain::contact::{AddressKind, EmailKind, PhoneKind};
 use rolodex::domain::formats::derived_uid;
+use rolodex::domain::vcard::CardVersion;
 use rolodex::domain::{etag, vcard};
 use rolodex::store::{
     ContactListQuery, ContactRecord, ExportFormat, ImportAction, ImportOptions, Principal, Store,
@@ -180,7 +181,7 @@ async fn apple_contacts_export_with_a_group_and_photos() {
     let picard = book.named("Captain Jean-Luc Elliott Picard").await;
     let f = &picard.fields;
     assert_eq!(picard.uid, "6F9A3C1E-2B4D-4E8F-9A1B-3C5D7E9F1A2B");
-    assert_eq!(picard.vcard_version, 30);
+    assert_eq!(picard.vcard_version, CardVersion::V3);
     assert_eq!(
         (&f.prefix, &f.first_name, &f.middle_name, &f.last_name),
         (
@@ -302,7 +303,7 @@ async fn google_contacts_csv_in_both_column_sets() {
 
     let ada = book.named("Ada Lovelace").await;
     let f = &ada.fields;
-    assert_eq!(ada.vcard_version, 40);
+    assert_eq!(ada.vcard_version, CardVersion::V4);
     assert_eq!(
         (&f.prefix, &f.first_name, &f.last_name, &f.nickname),
         (
@@ -526,7 +527,7 @@ async fn android_vcard_21_export() {
     );
     assert!(f.has_inline_photo);
     // Stored as 3.0, the 2.1 encodings gone.
-    assert_eq!(jose.vcard_version, 30);
+    assert_eq!(jose.vcard_version, CardVersion::V3);
     assert!(jose.vcard.starts_with("BEGIN:VCARD\r\nVERSION:3.0\r\n"));
     assert!(!jose.vcard.contains("QUOTED-PRINTABLE"), "{}", jose.vcard);
     assert_eq!(prop(&jose, "X-ANDROID-CUSTOM").len(), 1);

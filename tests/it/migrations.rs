@@ -323,9 +323,214 @@ async fn a_failing_migration_is_reported_as_one() {
     );
     assert!(stderr.contains("already exists"), "{stderr}");
     assert!(!stderr.contains("unavailable"), "{stderr}");
-
     diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)
         .await
         .unwrap();
+}
+
+/// The enum columns keep the words (and version numbers) every earlier version stored, so old
+/// rows decode as they always did; a stored value no variant names (a newer server's, a hand
+/// edit) fails the read with a typed error naming the column type and value, not a panic and not
+/// a silent default.
+#[tokio::test(flavor = "multi_thread")]
+async fn enum_columns_keep_their_stored_words_and_refuse_unknown_ones() {
+    use rolodex::domain::contact::CardKind;
+    use rolodex::domain::vcard::CardVersion;
+    use rolodex::store::{
+        ChangeOp, ContactListQuery, CredentialKind, NewCredential, Precondition, Store, StoreError,
+    };
+    let (mut admin, name, url) = scratch_database("enum_words").await;
+    let conn = AsyncPgConnection::establish(&url).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        AsyncConnectionWrapper::<AsyncPgConnection>::from(conn)
+            .run_pending_migrations(rolodex::db::MIGRATIONS)
+            .map(|applied| applied.len())
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let store = Store::connect(&url, &Default::default()).await.unwrap();
+    let hash = rolodex::auth::secret::hash_password("x").unwrap();
+    store.create_user("words", &hash).await.unwrap();
+    let alice = store.principal_for_user("words").await.unwrap();
+    let book = store
+        .address_book_by_slug(&alice, rolodex::store::DEFAULT_ADDRESS_BOOK)
+        .await
+        .unwrap()
+        .id;
+    let cards = [
+        (
+            "v21.vcf",
+            "BEGIN:VCARD\r\nVERSION:2.1\r\nN:Old;Android\r\nFN:Android Old\r\nTEL;CELL:+1 415 555 0110\r\nTEL;FAX:+1 415 555 0111\r\nEMAIL;INTERNET:old@example.org\r\nUID:v21\r\nEND:VCARD\r\n",
+        ),
+        (
+            "v30.vcf",
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Three;Ann;;;\r\nFN:Ann Three\r\nEMAIL;TYPE=INTERNET,PREF:ann@example.org\r\nEMAIL;TYPE=INTERNET:ann@work.example\r\nTEL;TYPE=HOME:+1 415 555 0120\r\nTEL;TYPE=WORK:+1 415 555 0121\r\nTEL;TYPE=PAGER:+1 415 555 0122\r\nTEL;TYPE=VOICE:+1 415 555 0123\r\nADR;TYPE=HOME:;;1 Main St;Springfield;;;\r\nADR;TYPE=WORK:;;2 Work Rd;Springfield;;;\r\nADR:;;3 Other Ln;Springfield;;;\r\nUID:v30\r\nEND:VCARD\r\n",
+        ),
+        (
+            "v40.vcf",
+            "BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:group\r\nFN:Crew\r\nMEMBER:urn:uuid:v30\r\nUID:v40\r\nEND:VCARD\r\n",
+        ),
+        (
+            "gone.vcf",
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Gone\r\nUID:gone\r\nEND:VCARD\r\n",
+        ),
+    ];
+    for (href, card) in cards {
+        store
+            .put_vcard(&alice, book, href, card, Precondition::None)
+            .await
+            .unwrap();
+    }
+    store
+        .delete_contact_by_href(&alice, book, "gone.vcf", Precondition::None)
+        .await
+        .unwrap();
+    for (kind, secret) in [
+        (CredentialKind::Token, "hash-token"),
+        (CredentialKind::AppPassword, "hash-password"),
+    ] {
+        let credential = NewCredential {
+            kind,
+            label: "words",
+            secret_hash: secret,
+        };
+        store
+            .create_credential(&alice, credential, None)
+            .await
+            .unwrap();
+    }
+
+    // What is on disk: the same words as ever (migrations 000001, 000002).
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    assert_eq!(
+        distinct_words(&mut conn, "SELECT vcard_version FROM contacts").await,
+        "21,30,40"
+    );
+    assert_eq!(
+        distinct_words(&mut conn, "SELECT kind FROM contacts").await,
+        "group,individual"
+    );
+    assert_eq!(
+        distinct_words(&mut conn, "SELECT kind FROM contact_emails").await,
+        "alternate,primary"
+    );
+    assert_eq!(
+        distinct_words(&mut conn, "SELECT kind FROM contact_phones").await,
+        "business,fax,home,mobile,other,pager"
+    );
+    assert_eq!(
+        distinct_words(&mut conn, "SELECT kind FROM contact_addresses").await,
+        "business,home,other"
+    );
+    assert_eq!(
+        distinct_words(&mut conn, "SELECT kind FROM credentials").await,
+        "app_password,token"
+    );
+    assert_eq!(
+        distinct_words(&mut conn, "SELECT op FROM changes").await,
+        "delete,put"
+    );
+
+    // And they read back as their variants.
+    let listed = store
+        .list_contacts(
+            &alice,
+            &ContactListQuery {
+                address_book_id: Some(book),
+                kind: None,
+                include_deleted: true,
+                after_id: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    let versions: Vec<(&str, CardVersion, CardKind)> = listed
+        .iter()
+        .map(|r| (r.uid.as_str(), r.vcard_version, r.kind))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("v21", CardVersion::V2_1, CardKind::Individual),
+            ("v30", CardVersion::V3, CardKind::Individual),
+            ("v40", CardVersion::V4, CardKind::Group),
+            ("gone", CardVersion::V3, CardKind::Individual),
+        ]
+    );
+    let changes = store.changes_since(&alice, book, 0).await.unwrap();
+    assert_eq!(changes.deletions().count(), 1);
+    assert_eq!(changes.upserts().count(), 3);
+    let kinds: Vec<CredentialKind> = store
+        .list_credentials(&alice)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.kind)
+        .collect();
+    assert_eq!(kinds, [CredentialKind::Token, CredentialKind::AppPassword]);
+    assert!(changes.changes.iter().any(|c| c.op == ChangeOp::Delete));
+
+    // Values no variant names, as a newer server or a hand edit could leave them.
+    for sql in [
+        "ALTER TABLE contacts DROP CONSTRAINT contacts_vcard_version_check",
+        "UPDATE contacts SET vcard_version = 22 WHERE uid = 'v21'",
+        "ALTER TABLE contact_phones DROP CONSTRAINT contact_phones_kind_check",
+        "UPDATE contact_phones SET kind = 'car' WHERE contact_id = \
+         (SELECT id FROM contacts WHERE uid = 'v30') AND position = 0",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    for (href, named) in [
+        ("v21.vcf", "vcard_version': stored CardVersion value \"22\""),
+        ("v30.vcf", "kind': stored PhoneKind value \"car\""),
+    ] {
+        let error = store
+            .get_contact_by_href(&alice, book, href)
+            .await
+            .unwrap_err();
+        let StoreError::Database(diesel::result::Error::DeserializationError(cause)) = &error
+        else {
+            panic!("{href}: {error:?}");
+        };
+        // Diesel names the field; the cause beneath names the type and the value.
+        let mut message = cause.to_string();
+        let mut source = cause.source();
+        while let Some(inner) = source {
+            message = format!("{message}: {inner}");
+            source = inner.source();
+        }
+        assert!(message.contains(named), "{href}: {message}");
+    }
+    // The card that holds no unknown value still reads.
+    store
+        .get_contact_by_href(&alice, book, "v40.vcf")
+        .await
+        .unwrap();
+
+    drop((store, conn));
+    diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+/// The distinct values the query's one column holds, as text, sorted and joined by commas.
+async fn distinct_words(conn: &mut AsyncPgConnection, query: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Words {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        words: String,
+    }
+    diesel::sql_query(format!(
+        "SELECT coalesce(string_agg(DISTINCT w::text, ',' ORDER BY w::text), '') AS words \
+         FROM ({query}) AS t(w)"
+    ))
+    .get_result::<Words>(conn)
+    .await
+    .unwrap()
+    .words
 }

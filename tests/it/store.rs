@@ -4,6 +4,7 @@
 use crate::common;
 
 use rolodex::domain::contact::{CardKind, ContactPatch, Email, EmailKind, Phone, PhoneKind};
+use rolodex::domain::vcard::CardVersion;
 use rolodex::store::{ChangeOp, ContactListQuery, Precondition, StoreError};
 
 fn picard() -> ContactPatch {
@@ -53,7 +54,7 @@ async fn crud_through_the_store() {
         Some("+19999999999")
     );
     assert_eq!(created.href, format!("{}.vcf", created.uid));
-    assert_eq!(created.vcard_version, 40);
+    assert_eq!(created.vcard_version, CardVersion::V4);
 
     let fetched = store.get_contact(&alice, created.id).await.unwrap();
     assert_eq!(fetched, created);

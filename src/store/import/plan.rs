@@ -30,7 +30,7 @@ pub(super) struct Write {
     pub uid: String,
     pub href: String,
     pub text: String,
-    pub version: i16,
+    pub version: CardVersion,
     pub etag: String,
     pub fields: ContactFields,
     pub match_text: String,
@@ -42,14 +42,6 @@ pub(super) struct Write {
 pub(super) enum Plan {
     Unchanged { id: i64 },
     Write(Box<Write>),
-}
-
-fn version_code(version: CardVersion) -> i16 {
-    match version {
-        CardVersion::V2_1 => 21,
-        CardVersion::V3 => 30,
-        CardVersion::V4 => 40,
-    }
 }
 
 /// A resource name from a UID: UIDs may hold characters (`/`, `:`) unfit for a path segment.
@@ -141,7 +133,7 @@ pub(super) fn plan(
     };
     Ok(Plan::Write(Box::new(Write {
         etag: etag::of_bytes(text.as_bytes()),
-        version: version_code(stored.version()),
+        version: stored.version(),
         fields: stored.extract(),
         match_text: stored.match_text(),
         replaces: existing.map(|e| (e.id, e.etag.clone())),
