@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::domain::formats::{self, Entry, Format, decode};
-use crate::store::{ImportAction, ImportOptions, ImportedCard, Principal, Store};
+use crate::store::{Export, ImportAction, ImportOptions, ImportedCard, Principal, Store};
 
 /// One file read for import.
 #[derive(Debug)]
@@ -130,19 +130,24 @@ pub async fn import_paths(
     Ok(summary)
 }
 
-/// Writes an export to the file at `output`, or to standard output.
-pub fn write_output(text: &str, output: Option<&Path>) -> Result<(), String> {
-    match output {
-        Some(path) => std::fs::write(path, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(|e| format!("cannot write the export: {e}"))
-        }
+/// Writes an export to the file at `output`, or to standard output, a page at a time as the
+/// store reads it (see [`crate::store::Export`]).
+pub async fn write_export(mut export: Export, output: Option<&Path>) -> Result<(), String> {
+    let mut sink: Box<dyn Write + Send> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout()),
+    };
+    let cannot_write = |e: std::io::Error| match output {
+        Some(path) => format!("cannot write {}: {e}", path.display()),
+        None => format!("cannot write the export: {e}"),
+    };
+    while let Some(chunk) = export.next_chunk().await.map_err(|e| e.to_string())? {
+        sink.write_all(chunk.as_bytes()).map_err(cannot_write)?;
     }
+    sink.flush().map_err(cannot_write)
 }
 
 /// How an entry is named in reports: `card 3 (line 20)`, `row 2 (line 3)`, `contact 5`.

@@ -16,6 +16,7 @@
 //! the `/.well-known/carddav` redirect and OPTIONS on the DAV root, which reveal nothing.
 //! A path in another user's namespace is answered exactly like a missing one (404).
 
+pub mod book_body;
 pub mod card;
 pub mod error;
 pub mod listing;

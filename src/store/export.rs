@@ -1,25 +1,38 @@
 //! Exporting an address book: every live card as vCard 3.0 or 4.0 (the stored text itself when
 //! it already is in that version, else a real conversion), as the Drop messenger's contacts
 //! JSON (with tombstones for deleted contacts, as the Drop format expects), or as a Google
-//! Contacts CSV. The CLI (`rolodex export`) and GraphQL (`exportContacts`) both call
-//! [`Store::export_contacts`], so they return the same bytes.
+//! Contacts CSV. The CLI (`rolodex export`) and GraphQL (`exportContacts`) both go through
+//! [`Store::export`], so they produce the same bytes.
 //!
 //! Output is sorted by display name, then UID, so exporting the same contacts gives the same
-//! text whatever their database ids.
+//! text whatever their database ids. The order is the folded display name
+//! ([`text::fold`], which PostgreSQL cannot compute), so an export first reads a small key per
+//! card (id, kind, UID, display name, deletion time: tens of bytes, no card text), sorts them
+//! and keeps only the ids; then it reads the cards a page at a time in that order and renders
+//! each page as it goes ([`Export::next_chunk`]). What it holds is those ids and one page,
+//! plus, for CSV, the names of the book's groups (labels of their members). A CSV header
+//! depends on the fullest contact, so a CSV export reads the pages twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 
 use super::projection::member_uid;
-use super::reads::{ContactListQuery, MAX_PAGE_SIZE};
+use super::reads::hydrate;
 use super::{ContactRecord, Principal, Store, StoreResult};
+use crate::db::models::ContactRow;
+use crate::db::schema::contacts;
 use crate::domain::contact::CardKind;
-use crate::domain::formats::csv_out::{self, CsvContact};
-use crate::domain::formats::drop;
-use crate::domain::formats::drop::{DropContact, X_DROP_ID};
+use crate::domain::formats::csv_out::{CsvColumns, CsvContact};
+use crate::domain::formats::drop::{DropContact, DropWriter, X_DROP_ID};
 use crate::domain::text;
 use crate::domain::vcard::{self, Card, PropertyView, RenderVersion};
+
+/// Cards an export reads per page unless told otherwise (the CLI; the server reads
+/// [`crate::limits::Limits::stream_page_cards`]).
+pub const EXPORT_PAGE_CARDS: usize = 500;
 
 /// The formats an address book exports to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,57 +66,302 @@ impl ExportFormat {
 }
 
 impl Store {
-    /// One of the principal's address books in `format`.
+    /// One of the principal's address books in `format`, as one text (see [`Store::export`]).
     pub async fn export_contacts(
         &self,
         principal: &Principal,
         address_book_id: i64,
         format: ExportFormat,
     ) -> StoreResult<String> {
-        self.get_address_book(principal, address_book_id).await?;
-        let mut records = Vec::new();
-        let mut after_id = None;
-        loop {
-            let page = self
-                .list_contacts(
-                    principal,
-                    &ContactListQuery {
-                        address_book_id: Some(address_book_id),
-                        kind: None,
-                        include_deleted: format == ExportFormat::DropJson,
-                        after_id,
-                        limit: MAX_PAGE_SIZE,
-                    },
-                )
-                .await?;
-            after_id = page.items.last().map(|r| r.id);
-            records.extend(page.items);
-            if !page.has_more {
-                break;
-            }
+        let mut export = self
+            .export(principal, address_book_id, format, EXPORT_PAGE_CARDS)
+            .await?;
+        let mut out = String::new();
+        while let Some(chunk) = export.next_chunk().await? {
+            out.push_str(&chunk);
         }
-        records.sort_by_cached_key(|r| {
-            (
-                r.deleted_at.is_some(),
-                text::fold(r.fields.display_name.as_deref().unwrap_or_default()),
-                r.uid.clone(),
-            )
-        });
-        Ok(match format {
-            ExportFormat::VCard3 => vcards(&records, RenderVersion::V3),
-            ExportFormat::VCard4 => vcards(&records, RenderVersion::V4),
-            ExportFormat::DropJson => drop_json(&records),
-            ExportFormat::Csv => csv(&records),
-        })
+        Ok(out)
+    }
+
+    /// Starts an export of one of the principal's address books in `format`, to be read a
+    /// page of `page_cards` cards at a time with [`Export::next_chunk`]. Pages are separate
+    /// statements: a card changed while the export runs is written as it is when its page is
+    /// read, and one deleted meanwhile is left out.
+    pub async fn export(
+        &self,
+        principal: &Principal,
+        address_book_id: i64,
+        format: ExportFormat,
+        page_cards: usize,
+    ) -> StoreResult<Export> {
+        self.get_address_book(principal, address_book_id).await?;
+        let with_tombstones = format == ExportFormat::DropJson;
+        let mut conn = self.conn().await?;
+        let mut select = contacts::table
+            .filter(contacts::address_book_id.eq(address_book_id))
+            .select((
+                contacts::id,
+                contacts::kind,
+                contacts::uid,
+                contacts::display_name,
+                contacts::deleted_at,
+            ))
+            .order(contacts::id)
+            .into_boxed();
+        if !with_tombstones {
+            select = select.filter(contacts::deleted_at.is_null());
+        }
+        let rows: Vec<KeyRow> = select.load(&mut conn).await?;
+        drop(conn);
+        let mut keys: Vec<Key> = rows
+            .into_iter()
+            .map(|(id, kind, uid, display_name, deleted_at)| Key {
+                order: (
+                    deleted_at.is_some(),
+                    text::fold(display_name.as_deref().unwrap_or_default()),
+                    uid,
+                    id,
+                ),
+                kind: CardKind::parse(&kind),
+                deleted_at,
+            })
+            .collect();
+        keys.sort_unstable_by(|a, b| a.order.cmp(&b.order));
+        let (ids, groups) = match format {
+            ExportFormat::VCard3 | ExportFormat::VCard4 => {
+                (keys.iter().map(Key::id).collect(), Vec::new())
+            }
+            ExportFormat::DropJson => (drop_selection(&keys), Vec::new()),
+            ExportFormat::Csv => (
+                keys.iter()
+                    .filter(|k| k.kind == CardKind::Individual)
+                    .map(Key::id)
+                    .collect(),
+                keys.iter()
+                    .filter(|k| k.kind == CardKind::Group)
+                    .map(Key::id)
+                    .collect(),
+            ),
+        };
+        drop(keys);
+        let mut export = Export {
+            store: self.clone(),
+            address_book_id,
+            format,
+            page_cards: page_cards.max(1),
+            ids,
+            position: 0,
+            state: State::Start,
+        };
+        if format == ExportFormat::Csv {
+            export.state = export.csv_prelude(&groups).await?;
+        }
+        Ok(export)
     }
 }
 
-fn vcards(records: &[ContactRecord], version: RenderVersion) -> String {
+type KeyRow = (i64, String, String, Option<String>, Option<DateTime<Utc>>);
+
+/// What an export's order and selection need to know about a card.
+struct Key {
+    /// Live before deleted, then folded display name, UID and id (creation order).
+    order: (bool, String, String, i64),
+    kind: CardKind,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Key {
+    fn id(&self) -> i64 {
+        self.order.3
+    }
+
+    fn uid(&self) -> &str {
+        &self.order.2
+    }
+}
+
+/// The cards a Drop export lists, in export order: individuals, live or else the latest
+/// tombstone of a UID that has no live card.
+fn drop_selection(keys: &[Key]) -> Vec<i64> {
+    let live: HashSet<&str> = keys
+        .iter()
+        .filter(|k| k.deleted_at.is_none())
+        .map(Key::uid)
+        .collect();
+    let mut tombstones: HashMap<&str, &Key> = HashMap::new();
+    for key in keys.iter().filter(|k| k.deleted_at.is_some()) {
+        if live.contains(key.uid()) {
+            continue;
+        }
+        let entry = tombstones.entry(key.uid()).or_insert(key);
+        if key.deleted_at > entry.deleted_at {
+            *entry = key;
+        }
+    }
+    keys.iter()
+        .filter(|k| k.kind == CardKind::Individual)
+        .filter(|k| {
+            k.deleted_at.is_none() || tombstones.get(k.uid()).is_some_and(|t| t.id() == k.id())
+        })
+        .map(Key::id)
+        .collect()
+}
+
+/// Where an export being read stands.
+enum State {
+    Start,
+    /// A CSV export: its columns (from a first pass) and the labels groups give their members.
+    Csv {
+        columns: CsvColumns,
+        groups_of: HashMap<String, Vec<String>>,
+    },
+    Drop(DropWriter),
+    Done,
+}
+
+/// An export being read a page at a time ([`Store::export`]).
+pub struct Export {
+    store: Store,
+    address_book_id: i64,
+    format: ExportFormat,
+    page_cards: usize,
+    /// The cards to write, in export order.
+    ids: Vec<i64>,
+    position: usize,
+    state: State,
+}
+
+impl Export {
+    /// The next part of the text (the first one may be only a header); `None` once it is all
+    /// written.
+    pub async fn next_chunk(&mut self) -> StoreResult<Option<String>> {
+        let mut out = String::new();
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Done => return Ok(None),
+            State::Start => {
+                if self.format == ExportFormat::DropJson {
+                    self.state = State::Drop(DropWriter::start(&mut out));
+                    return Ok(Some(out));
+                }
+                self.state = State::Start;
+            }
+            State::Csv { columns, groups_of } => {
+                if self.position == 0 {
+                    columns.write_header(&mut out);
+                }
+                self.state = State::Csv { columns, groups_of };
+            }
+            State::Drop(writer) => self.state = State::Drop(writer),
+        }
+        let Some(records) = self.next_page().await? else {
+            if let State::Drop(writer) = std::mem::replace(&mut self.state, State::Done) {
+                writer.finish(&mut out);
+            }
+            return Ok((!out.is_empty()).then_some(out));
+        };
+        match (&mut self.state, self.format) {
+            (State::Start, ExportFormat::VCard3) => vcards(&mut out, &records, RenderVersion::V3),
+            (State::Start, _) => vcards(&mut out, &records, RenderVersion::V4),
+            (State::Drop(writer), _) => {
+                for record in &records {
+                    writer.contact(&mut out, &drop_contact(record));
+                }
+            }
+            (State::Csv { columns, groups_of }, _) => {
+                for record in &records {
+                    columns.write_row(&mut out, &csv_contact(record, groups_of));
+                }
+            }
+            (State::Done, _) => {}
+        }
+        Ok(Some(out))
+    }
+
+    /// The next page of cards, in export order (those deleted since the export started left
+    /// out); `None` after the last one.
+    async fn next_page(&mut self) -> StoreResult<Option<Vec<ContactRecord>>> {
+        if self.position >= self.ids.len() {
+            return Ok(None);
+        }
+        let end = (self.position + self.page_cards).min(self.ids.len());
+        let ids = &self.ids[self.position..end];
+        self.position = end;
+        let records = self
+            .store
+            .export_records(
+                self.address_book_id,
+                ids,
+                self.format == ExportFormat::DropJson,
+            )
+            .await?;
+        Ok(Some(records))
+    }
+
+    /// For CSV: the labels groups give their members, and a first pass over the contacts for
+    /// the header's columns.
+    async fn csv_prelude(&mut self, groups: &[i64]) -> StoreResult<State> {
+        let mut groups_of: HashMap<String, Vec<String>> = HashMap::new();
+        for page in groups.chunks(self.page_cards) {
+            for group in self
+                .store
+                .export_records(self.address_book_id, page, false)
+                .await?
+            {
+                let Some(name) = group.fields.display_name.as_deref() else {
+                    continue;
+                };
+                for member in &group.fields.members {
+                    groups_of
+                        .entry(member_uid(member).to_owned())
+                        .or_default()
+                        .push(name.to_owned());
+                }
+            }
+        }
+        let mut columns = CsvColumns::default();
+        while let Some(records) = self.next_page().await? {
+            for record in &records {
+                columns.widen(&record.fields);
+            }
+        }
+        self.position = 0;
+        Ok(State::Csv { columns, groups_of })
+    }
+}
+
+impl Store {
+    /// The cards of a book with these ids (live ones only unless `with_deleted`), in that
+    /// order.
+    async fn export_records(
+        &self,
+        address_book_id: i64,
+        ids: &[i64],
+        with_deleted: bool,
+    ) -> StoreResult<Vec<ContactRecord>> {
+        let mut conn = self.conn().await?;
+        let mut select = contacts::table
+            .filter(contacts::address_book_id.eq(address_book_id))
+            .filter(contacts::id.eq_any(ids))
+            .select(ContactRow::as_select())
+            .into_boxed();
+        if !with_deleted {
+            select = select.filter(contacts::deleted_at.is_null());
+        }
+        let rows: Vec<ContactRow> = select.load(&mut conn).await?;
+        let mut by_id: HashMap<i64, ContactRecord> = hydrate(&mut conn, rows)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+}
+
+fn vcards(out: &mut String, records: &[ContactRecord], version: RenderVersion) {
     let code = match version {
         RenderVersion::V3 => 30,
         RenderVersion::V4 => 40,
     };
-    let mut out = String::new();
     for record in records {
         if record.vcard_version == code {
             out.push_str(&record.vcard);
@@ -118,7 +376,6 @@ fn vcards(records: &[ContactRecord], version: RenderVersion) -> String {
             out.push_str("\r\n");
         }
     }
-    out
 }
 
 fn properties(record: &ContactRecord) -> Vec<PropertyView> {
@@ -147,81 +404,39 @@ fn timestamp(value: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-fn drop_json(records: &[ContactRecord]) -> String {
-    let live: std::collections::HashSet<&str> = records
-        .iter()
-        .filter(|r| r.deleted_at.is_none())
-        .map(|r| r.uid.as_str())
-        .collect();
-    // The latest tombstone of each UID that has no live card.
-    let mut tombstones: HashMap<&str, &ContactRecord> = HashMap::new();
-    for record in records.iter().filter(|r| r.deleted_at.is_some()) {
-        if live.contains(record.uid.as_str()) {
-            continue;
-        }
-        let entry = tombstones.entry(record.uid.as_str()).or_insert(record);
-        if record.deleted_at > entry.deleted_at {
-            *entry = record;
-        }
+fn drop_contact(record: &ContactRecord) -> DropContact<'_> {
+    let properties = properties(record);
+    DropContact {
+        uid: &record.uid,
+        fields: &record.fields,
+        drop_id: first_value(&properties, X_DROP_ID),
+        created: first_value(&properties, "CREATED")
+            .and_then(|v| timestamp(&v))
+            .unwrap_or(record.created_at),
+        updated: first_value(&properties, "REV")
+            .and_then(|v| timestamp(&v))
+            .unwrap_or(record.updated_at),
+        deleted: record.deleted_at,
     }
-    let contacts: Vec<DropContact<'_>> = records
-        .iter()
-        .filter(|r| r.kind == CardKind::Individual)
-        .filter(|r| {
-            r.deleted_at.is_none() || tombstones.get(r.uid.as_str()).is_some_and(|t| t.id == r.id)
-        })
-        .map(|record| {
-            let properties = properties(record);
-            DropContact {
-                uid: &record.uid,
-                fields: &record.fields,
-                drop_id: first_value(&properties, X_DROP_ID),
-                created: first_value(&properties, "CREATED")
-                    .and_then(|v| timestamp(&v))
-                    .unwrap_or(record.created_at),
-                updated: first_value(&properties, "REV")
-                    .and_then(|v| timestamp(&v))
-                    .unwrap_or(record.updated_at),
-                deleted: record.deleted_at,
-            }
-        })
-        .collect();
-    drop::write(&contacts)
 }
 
-fn csv(records: &[ContactRecord]) -> String {
-    // Group names by member UID: groups travel as labels in CSV.
-    let mut groups_of: HashMap<&str, Vec<String>> = HashMap::new();
-    for group in records.iter().filter(|r| r.kind == CardKind::Group) {
-        let Some(name) = group.fields.display_name.as_deref() else {
-            continue;
-        };
-        for member in &group.fields.members {
-            groups_of
-                .entry(member_uid(member))
-                .or_default()
-                .push(name.to_owned());
+/// A CSV row's contact: its categories, then the names of its groups, each label once.
+fn csv_contact<'a>(
+    record: &'a ContactRecord,
+    groups_of: &HashMap<String, Vec<String>>,
+) -> CsvContact<'a> {
+    let mut labels: Vec<String> = Vec::new();
+    let groups = groups_of.get(record.uid.as_str()).into_iter().flatten();
+    for label in record.fields.categories.iter().chain(groups) {
+        if !labels.iter().any(|l| l.eq_ignore_ascii_case(label)) {
+            labels.push(label.clone());
         }
     }
-    let contacts: Vec<CsvContact<'_>> = records
-        .iter()
-        .filter(|r| r.kind == CardKind::Individual)
-        .map(|record| {
-            let mut labels: Vec<String> = Vec::new();
-            let groups = groups_of.get(record.uid.as_str()).into_iter().flatten();
-            for label in record.fields.categories.iter().chain(groups) {
-                if !labels.iter().any(|l| l.eq_ignore_ascii_case(label)) {
-                    labels.push(label.clone());
-                }
-            }
-            CsvContact {
-                uid: &record.uid,
-                fields: &record.fields,
-                labels,
-            }
-        })
-        .collect();
-    csv_out::write(&contacts)
+    CsvContact {
+        uid: &record.uid,
+        fields: &record.fields,
+        labels,
+    }
 }
 
 #[cfg(test)]
