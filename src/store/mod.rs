@@ -48,7 +48,7 @@ pub use duplicates::{DuplicateGroup, DuplicateQuery, MAX_SET_SIZE};
 pub use events::{ChangeEvent, ChangeHub};
 pub use export::{EXPORT_PAGE_CARDS, Export, ExportFormat};
 pub use groups::GroupSummary;
-pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard};
+pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard, Importer};
 pub use lookup::ContactLookup;
 pub use pages::PageKey;
 pub use properties::{DeadProperty, PatchOutcome, PropertyOwner, PropertyPatch};

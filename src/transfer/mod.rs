@@ -4,10 +4,14 @@
 //! lines and the one-line summary; and writing an export out. The store does the importing and
 //! exporting.
 
+mod parts;
+
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use self::parts::{Parts, VcfParts};
 use crate::domain::formats::{self, Entry, Format, decode};
 use crate::store::{Export, ImportAction, ImportOptions, ImportedCard, Principal, Store};
 
@@ -80,6 +84,10 @@ pub fn read_source(path: &Path) -> Result<Source, String> {
 /// writing a report line for each skipped or repaired entry (and, in a dry run, each change)
 /// and then the summary line to `out`; a progress bar goes to standard error on a terminal. A
 /// file that cannot be read at all counts as one skipped entry.
+///
+/// Files are imported one after the other, a vCard file a part at a time ([`parts`]), and
+/// report lines are written as batches finish: what the import holds is one part and one
+/// batch, whatever the size or number of the files.
 pub async fn import_paths(
     store: &Store,
     principal: &Principal,
@@ -89,45 +97,113 @@ pub async fn import_paths(
     out: &mut (dyn Write + Send),
 ) -> Result<Summary, String> {
     let files = expand(paths)?;
-    let mut summary = Summary::default();
-    let mut sources: Vec<(String, Format)> = Vec::new();
-    let mut origins: Vec<usize> = Vec::new();
-    let mut entries: Vec<Entry> = Vec::new();
-    let write_error = |e: std::io::Error| format!("cannot write the report: {e}");
-    for path in files {
-        let origin = path.display().to_string();
-        match read_source(&path) {
-            Ok(source) => {
-                if let Some(note) = source.encoding_note {
-                    writeln!(out, "{origin}: {note}").map_err(write_error)?;
-                }
-                origins.extend(std::iter::repeat_n(sources.len(), source.entries.len()));
-                entries.extend(source.entries);
-                sources.push((origin, source.format));
-            }
-            Err(reason) => {
-                writeln!(out, "{origin}: skipped: {reason}").map_err(write_error)?;
-                summary.skipped += 1;
-            }
-        }
-    }
-    let mut bar = ProgressBar::new(entries.len());
-    let results = store
-        .import_entries(principal, address_book_id, entries, options, &mut |done| {
-            bar.update(done)
-        })
+    let mut importer = store
+        .importer(principal, address_book_id, options)
         .await
         .map_err(|e| e.to_string())?;
-    bar.finish();
-    for (card, source) in results.iter().zip(origins) {
-        summary.add(card);
-        let (origin, format) = &sources[source];
-        for line in report_lines(origin, *format, card, options.dry_run) {
-            writeln!(out, "{line}").map_err(write_error)?;
+    let mut report = Report {
+        out,
+        dry_run: options.dry_run,
+        summary: Summary::default(),
+        sources: Vec::new(),
+        origins: VecDeque::new(),
+    };
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
+    let mut bar =
+        ProgressBar::new(usize::try_from(sizes.iter().sum::<u64>()).unwrap_or(usize::MAX));
+    let mut bytes_done = 0u64;
+    for (path, size) in files.into_iter().zip(sizes) {
+        let origin = path.display().to_string();
+        match open_parts(&path) {
+            Ok((mut parts, format, encoding_note)) => {
+                if let Some(note) = encoding_note {
+                    report.line(&format!("{origin}: {note}"))?;
+                }
+                let source = report.sources.len();
+                report.sources.push((origin.clone(), format));
+                loop {
+                    let part = match parts.next_part() {
+                        Ok(Some(part)) => part,
+                        Ok(None) => break,
+                        Err(reason) => {
+                            report.line(&format!("{origin}: the rest skipped: {reason}"))?;
+                            report.summary.skipped += 1;
+                            break;
+                        }
+                    };
+                    report
+                        .origins
+                        .extend(std::iter::repeat_n(source, part.len()));
+                    let results = importer.add(part).await.map_err(|e| e.to_string())?;
+                    report.results(results)?;
+                    let done = bytes_done + parts.bytes_read();
+                    bar.update(usize::try_from(done).unwrap_or(usize::MAX));
+                }
+            }
+            Err(reason) => {
+                report.line(&format!("{origin}: skipped: {reason}"))?;
+                report.summary.skipped += 1;
+            }
         }
+        bytes_done += size;
+        bar.update(usize::try_from(bytes_done).unwrap_or(usize::MAX));
     }
-    writeln!(out, "{}", summary.line(options.dry_run)).map_err(write_error)?;
-    Ok(summary)
+    let results = importer.finish().await.map_err(|e| e.to_string())?;
+    report.results(results)?;
+    bar.finish();
+    let line = report.summary.line(options.dry_run);
+    report.line(&line)?;
+    Ok(report.summary)
+}
+
+/// A file's entries, its format and how it was decoded: a UTF-8 vCard file in parts, any
+/// other read whole ([`read_source`]).
+fn open_parts(path: &Path) -> Result<(Parts, Format, Option<&'static str>), String> {
+    if let Some((parts, _cards)) = VcfParts::open(path).map_err(|e| e.to_string())? {
+        return Ok((Parts::VCard(Box::new(parts)), Format::VCard, None));
+    }
+    let source = read_source(path)?;
+    Ok((
+        Parts::Whole(Some(source.entries)),
+        source.format,
+        source.encoding_note,
+    ))
+}
+
+/// The report of an import being written: results are matched to the file they came from in
+/// the order they were given.
+struct Report<'a> {
+    out: &'a mut (dyn Write + Send),
+    dry_run: bool,
+    summary: Summary,
+    /// Each file read: its name and format.
+    sources: Vec<(String, Format)>,
+    /// The file of each entry given to the importer whose result has not come back yet.
+    origins: VecDeque<usize>,
+}
+
+impl Report<'_> {
+    fn line(&mut self, line: &str) -> Result<(), String> {
+        writeln!(self.out, "{line}").map_err(|e| format!("cannot write the report: {e}"))
+    }
+
+    fn results(&mut self, results: Vec<ImportedCard>) -> Result<(), String> {
+        for card in &results {
+            self.summary.add(card);
+            let source = self.origins.pop_front().unwrap_or_default();
+            let Some((origin, format)) = self.sources.get(source) else {
+                continue;
+            };
+            for line in report_lines(origin, *format, card, self.dry_run) {
+                writeln!(self.out, "{line}")
+                    .map_err(|e| format!("cannot write the report: {e}"))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Writes an export to the file at `output`, or to standard output, a page at a time as the
@@ -236,8 +312,8 @@ impl Summary {
     }
 }
 
-/// A progress bar on standard error, drawn only when it is a terminal and the import is long
-/// enough to need one.
+/// A progress bar on standard error over the bytes of the files imported, drawn only when it
+/// is a terminal and the import is long enough to need one.
 pub struct ProgressBar {
     total: usize,
     enabled: bool,
@@ -245,14 +321,14 @@ pub struct ProgressBar {
 }
 
 const BAR_WIDTH: usize = 30;
-/// Imports shorter than this finish before a bar is worth drawing.
-const MIN_ENTRIES_FOR_BAR: usize = 200;
+/// Imports of fewer bytes than this finish before a bar is worth drawing.
+const MIN_BYTES_FOR_BAR: usize = 256 * 1024;
 
 impl ProgressBar {
     pub fn new(total: usize) -> ProgressBar {
         ProgressBar {
             total,
-            enabled: std::io::stderr().is_terminal() && total >= MIN_ENTRIES_FOR_BAR,
+            enabled: std::io::stderr().is_terminal() && total >= MIN_BYTES_FOR_BAR,
             last: None,
         }
     }
@@ -277,10 +353,9 @@ impl ProgressBar {
         let mut stderr = std::io::stderr().lock();
         let _ = write!(
             stderr,
-            "\rimporting [{}{}] {done}/{} {percent:>3}%",
+            "\rimporting [{}{}] {percent:>3}%",
             "#".repeat(filled),
             "-".repeat(BAR_WIDTH - filled),
-            self.total
         );
         let _ = stderr.flush();
     }
