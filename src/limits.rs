@@ -78,6 +78,10 @@ limits! {
     /// Most properties one CardDAV PROPFIND or REPORT names (each is answered for every
     /// resource listed; refused with 413).
     max_requested_properties: usize = 256,
+    /// Cards read from PostgreSQL per page of a streamed whole-book answer (CardDAV PROPFIND
+    /// Depth 1 and initial sync-collection on a book, a book's GET, exports); what one such
+    /// answer holds in memory is about one page, whatever the size of the book.
+    stream_page_cards: usize = 500,
     /// Most words in one GraphQL `search` (or lookup) text (`VALIDATION` with
     /// `field: "search"`).
     max_search_terms: usize = 16,

@@ -2,7 +2,8 @@
 
 use super::{CliError, ExportArgs, ExportFormatArg, ImportArgs};
 use crate::store::{
-    AddressBook, DEFAULT_ADDRESS_BOOK, ExportFormat, ImportOptions, Principal, Store,
+    AddressBook, DEFAULT_ADDRESS_BOOK, EXPORT_PAGE_CARDS, ExportFormat, ImportOptions, Principal,
+    Store,
 };
 
 /// The user's principal and one of their address books (the default one unless named).
@@ -62,9 +63,9 @@ pub(super) async fn export(store: &Store, args: ExportArgs) -> Result<(), CliErr
         ExportFormatArg::DropJson => ExportFormat::DropJson,
         ExportFormatArg::Csv => ExportFormat::Csv,
     };
-    let text = store.export_contacts(&principal, book.id, format).await?;
-    Ok(crate::transfer::write_output(
-        &text,
-        args.output.as_deref(),
-    )?)
+    // Written a page at a time: the export's memory does not grow with the book.
+    let export = store
+        .export(&principal, book.id, format, EXPORT_PAGE_CARDS)
+        .await?;
+    Ok(crate::transfer::write_export(export, args.output.as_deref()).await?)
 }

@@ -56,8 +56,7 @@ pub async fn get(ctx: &Ctx, target: &Target, head: bool) -> Result<Response, Dav
             let body = if head {
                 Body::empty()
             } else {
-                let cards = ctx.store.card_metas(&ctx.principal, book.id, None).await?;
-                super::listing::card_texts_body(ctx, book.id, cards)
+                super::book_body::card_texts_body(ctx, book.id, ctx.limits.stream_page_cards)
             };
             let mut response = Response::new(body);
             let headers = response.headers_mut();

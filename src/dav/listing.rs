@@ -1,16 +1,21 @@
-//! Card listings (addressbook-multiget, sync-collection, addressbook-query) sent in slices.
+//! Card listings (PROPFIND Depth 1 on a book, addressbook-multiget, sync-collection,
+//! addressbook-query) sent in slices.
 //!
-//! A listing knows its entries from card metadata alone (href, ETag, size, one query for any
-//! number of cards); the card texts, when the client asked for `address-data` or the filter
-//! needs them, are read a slice at a time (at most [`SLICE_BYTES`] of card text or
-//! [`SLICE_CARDS`] cards) and written to the response as they arrive. So what one request
-//! holds does not grow with the number or the size of the cards it lists: a client that asks
-//! for a whole 10,000-card book gets it, and the server holds one slice, with the HTTP
-//! connection's backpressure deciding when the next is read.
+//! A listing knows its entries from card metadata alone (href, ETag, size): either given up
+//! front (a multiget's hrefs, a sync's changes, a query's candidates) or, for a whole book
+//! ([`Listing::whole_book`]), read from PostgreSQL a keyset page at a time
+//! ([`Store::card_meta_page`]). The card texts, when the client asked for `address-data` or the
+//! filter needs them, are read a slice at a time (at most [`SLICE_BYTES`] of card text or
+//! [`SLICE_CARDS`] cards), and a PROPFIND's dead properties a slice at a time too; each slice
+//! is written to the response as it is ready. So what one request holds does not grow with
+//! the number or the size of the cards it lists: a client that asks for a whole 100,000-card
+//! book gets it, and the server holds one page, with the HTTP connection's backpressure
+//! deciding when the next is read.
 //!
-//! A database error after the first bytes cannot become an HTTP status any more; the body is
-//! then cut off (the client sees a failed transfer, never a well-formed but incomplete
-//! answer).
+//! A database error after the first bytes cannot become an HTTP status any more (the 207 and
+//! its headers are sent): it is logged, and the body is cut off there, so the client sees a
+//! failed transfer of a truncated multistatus (never closed, so no XML parser takes it for a
+//! well-formed but incomplete answer).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,13 +26,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::Ctx;
 use super::paths;
-use super::props::{PropContext, Resource, write_response};
+use super::props::{PropContext, Resource, needs_dead, write_response_with_dead};
 use super::query;
 use super::xml::filter::Filter;
 use super::xml::names::QName;
 use super::xml::request::Props;
 use super::xml::write::Multistatus;
-use crate::store::{CardBody, CardMeta, Principal, Store};
+use crate::store::{CardBody, CardMeta, DeadProperty, PageKey, Principal, Store};
 
 /// Most card text read and written per slice.
 pub const SLICE_BYTES: i64 = 4 * 1024 * 1024;
@@ -53,6 +58,13 @@ pub struct Matching {
     pub limit: Option<usize>,
 }
 
+/// The rest of a whole book still to be read, a keyset page at a time.
+struct BookPages {
+    after: Option<PageKey>,
+    page_cards: usize,
+    exhausted: bool,
+}
+
 /// A listing ready to be sent.
 pub struct Listing {
     store: Store,
@@ -63,7 +75,14 @@ pub struct Listing {
     minimal: bool,
     max_resource_size: usize,
     apple: bool,
+    /// The entries known so far: all of them, or the current page of a whole book.
     entries: Vec<Entry>,
+    /// A whole book: where its next page starts.
+    pages: Option<BookPages>,
+    /// A PROPFIND: metadata and dead properties only, never card text.
+    propfind: bool,
+    /// The answer written so far (a PROPFIND's own response for the book).
+    head: Option<Multistatus>,
     matching: Option<Matching>,
     /// The sync-collection token closing the answer.
     sync_token: Option<String>,
@@ -89,10 +108,33 @@ impl Listing {
             max_resource_size: ctx.limits.max_card_bytes,
             apple: ctx.apple(),
             entries,
+            pages: None,
+            propfind: false,
+            head: None,
             matching: None,
             sync_token: None,
             truncated: false,
         }
+    }
+
+    /// Every live card of the book, read a page of `page_cards` at a time (in the order of
+    /// [`Store::card_metas`]), after any entries given to [`Listing::new`].
+    pub fn whole_book(mut self, page_cards: usize) -> Listing {
+        self.pages = Some(BookPages {
+            after: None,
+            page_cards: page_cards.max(1),
+            exhausted: false,
+        });
+        self
+    }
+
+    /// Answers a PROPFIND: `ms` already holds the responses before the cards (the book's
+    /// own); cards get their live properties from metadata and their dead properties, never
+    /// `address-data` (a REPORT's).
+    pub fn propfind(mut self, ms: Multistatus) -> Listing {
+        self.propfind = true;
+        self.head = Some(ms);
+        self
     }
 
     /// Lists only the cards `matching.filter` accepts.
@@ -110,9 +152,13 @@ impl Listing {
     }
 
     /// The 207 answer; its body is produced slice by slice as the client reads it.
-    pub fn into_response(self) -> Response {
+    pub fn into_response(mut self) -> Response {
+        let ms = self
+            .head
+            .take()
+            .unwrap_or_else(|| Multistatus::new(self.minimal));
         let state = Cursor {
-            ms: Multistatus::new(self.minimal),
+            ms,
             listing: self,
             position: 0,
             matched: 0,
@@ -125,6 +171,7 @@ impl Listing {
             match cursor.next_chunk().await {
                 Ok(chunk) => Some((Ok::<Bytes, std::io::Error>(Bytes::from(chunk)), cursor)),
                 Err(error) => {
+                    // The 207 is sent: the body is cut here (see the module documentation).
                     tracing::warn!(%error, "dav: listing cut off by a store error");
                     cursor.done = true;
                     Some((Err(std::io::Error::other(error.to_string())), cursor))
@@ -140,7 +187,36 @@ impl Listing {
     }
 
     fn needs_bodies(&self) -> bool {
-        self.matching.is_some() || self.props.wants_address_data()
+        !self.propfind && (self.matching.is_some() || self.props.wants_address_data())
+    }
+
+    fn needs_dead(&self) -> bool {
+        self.propfind && needs_dead(&self.props.selection)
+    }
+
+    /// Whether entries remain to be written, reading the next page of a whole book when the
+    /// current one is used up.
+    async fn more(&mut self, position: &mut usize) -> Result<bool, crate::store::StoreError> {
+        if *position < self.entries.len() {
+            return Ok(true);
+        }
+        let Some(pages) = self.pages.as_mut().filter(|p| !p.exhausted) else {
+            return Ok(false);
+        };
+        let (metas, next) = self
+            .store
+            .card_meta_page(
+                &self.principal,
+                self.book_id,
+                pages.after.as_ref(),
+                pages.page_cards,
+            )
+            .await?;
+        pages.exhausted = next.is_none();
+        pages.after = next;
+        self.entries = metas.into_iter().map(Entry::Card).collect();
+        *position = 0;
+        Ok(!self.entries.is_empty())
     }
 }
 
@@ -156,6 +232,12 @@ struct Cursor {
 impl Cursor {
     /// Writes the next slice (or the end of the answer) and returns its bytes.
     async fn next_chunk(&mut self) -> Result<String, crate::store::StoreError> {
+        if !self.listing.more(&mut self.position).await? {
+            self.write_end();
+            self.done = true;
+            let ms = std::mem::replace(&mut self.ms, Multistatus::new(false));
+            return Ok(ms.finish());
+        }
         let end = self.slice_end();
         let slice = self.listing.entries[self.position..end].to_vec();
         self.position = end;
@@ -174,14 +256,23 @@ impl Cursor {
         } else {
             Vec::new()
         };
+        let mut dead = if self.listing.needs_dead() {
+            let ids: Vec<i64> = slice
+                .iter()
+                .filter_map(|entry| match entry {
+                    Entry::Card(meta) => Some(meta.id),
+                    Entry::Status { .. } => None,
+                })
+                .collect();
+            self.listing
+                .store
+                .dead_properties_of_cards(&self.listing.principal, self.listing.book_id, &ids)
+                .await?
+        } else {
+            HashMap::new()
+        };
         let accepted = self.matches(&bodies).await;
-        self.write_slice(&slice, &bodies, &accepted);
-        if self.position >= self.listing.entries.len() {
-            self.write_end();
-            self.done = true;
-            let ms = std::mem::replace(&mut self.ms, Multistatus::new(false));
-            return Ok(ms.finish());
-        }
+        self.write_slice(&slice, &bodies, &accepted, &mut dead);
         Ok(self.ms.take_written())
     }
 
@@ -221,7 +312,13 @@ impl Cursor {
             .unwrap_or_else(|_| vec![false; bodies.len()])
     }
 
-    fn write_slice(&mut self, slice: &[Entry], bodies: &[CardBody], accepted: &[bool]) {
+    fn write_slice(
+        &mut self,
+        slice: &[Entry],
+        bodies: &[CardBody],
+        accepted: &[bool],
+        dead: &mut HashMap<i64, Vec<DeadProperty>>,
+    ) {
         let listing = &self.listing;
         let by_id: HashMap<i64, (&CardBody, bool)> = bodies
             .iter()
@@ -233,7 +330,9 @@ impl Cursor {
             listing.max_resource_size,
             listing.apple,
         );
-        prop_ctx.address_version = listing.props.address_version;
+        if !listing.propfind {
+            prop_ctx.address_version = listing.props.address_version;
+        }
         let with_data = listing.props.wants_address_data();
         let mut truncated = false;
         for entry in slice {
@@ -255,12 +354,13 @@ impl Cursor {
                             meta: &body.meta,
                             body: with_data.then_some((body.vcard.as_str(), body.vcard_version)),
                         };
-                        write_response(
+                        write_response_with_dead(
                             &mut self.ms,
                             &href,
                             &resource,
                             &listing.props.selection,
                             &prop_ctx,
+                            &[],
                         );
                         continue;
                     }
@@ -276,12 +376,14 @@ impl Cursor {
                             continue;
                         }
                     };
-                    write_response(
+                    let dead = dead.remove(&meta.id).unwrap_or_default();
+                    write_response_with_dead(
                         &mut self.ms,
                         &href,
                         &resource,
                         &listing.props.selection,
                         &prop_ctx,
+                        &dead,
                     );
                 }
             }
@@ -295,6 +397,9 @@ impl Cursor {
     fn truncate(&mut self) {
         self.listing.truncated = true;
         self.position = self.listing.entries.len();
+        if let Some(pages) = &mut self.listing.pages {
+            pages.exhausted = true;
+        }
     }
 
     fn write_end(&mut self) {
@@ -309,65 +414,4 @@ impl Cursor {
             self.ms.sync_token(token);
         }
     }
-}
-
-/// The body of a whole-book GET: every card's stored text, one after the other, read a slice
-/// at a time like a listing.
-pub fn card_texts_body(ctx: &Ctx, book_id: i64, cards: Vec<CardMeta>) -> Body {
-    struct Export {
-        store: Store,
-        principal: Principal,
-        book_id: i64,
-        cards: Vec<CardMeta>,
-        position: usize,
-    }
-    let state = Export {
-        store: ctx.store.clone(),
-        principal: ctx.principal.clone(),
-        book_id,
-        cards,
-        position: 0,
-    };
-    let stream = futures_util::stream::unfold(state, |mut export| async move {
-        if export.position >= export.cards.len() {
-            return None;
-        }
-        let start = export.position;
-        let mut end = start;
-        let mut bytes = 0i64;
-        while end < export.cards.len()
-            && end - start < SLICE_CARDS
-            && (end == start || bytes + export.cards[end].size <= SLICE_BYTES)
-        {
-            bytes += export.cards[end].size;
-            end += 1;
-        }
-        export.position = end;
-        let ids: Vec<i64> = export.cards[start..end].iter().map(|c| c.id).collect();
-        let bodies = match export
-            .store
-            .card_bodies_by_id(&export.principal, export.book_id, &ids)
-            .await
-        {
-            Ok(bodies) => bodies,
-            Err(error) => {
-                tracing::warn!(%error, "dav: book export cut off by a store error");
-                export.position = export.cards.len();
-                return Some((Err(std::io::Error::other(error.to_string())), export));
-            }
-        };
-        let by_id: HashMap<i64, &CardBody> = bodies.iter().map(|b| (b.meta.id, b)).collect();
-        let mut text = String::with_capacity(usize::try_from(bytes).unwrap_or(0) + 64);
-        // In listing order; a card deleted meanwhile is left out.
-        for id in &ids {
-            if let Some(card) = by_id.get(id) {
-                text.push_str(&card.vcard);
-                if !card.vcard.ends_with('\n') {
-                    text.push_str("\r\n");
-                }
-            }
-        }
-        Some((Ok::<Bytes, std::io::Error>(Bytes::from(text)), export))
-    });
-    Body::from_stream(stream)
 }

@@ -16,6 +16,7 @@
 //! the `/.well-known/carddav` redirect and OPTIONS on the DAV root, which reveal nothing.
 //! A path in another user's namespace is answered exactly like a missing one (404).
 
+pub mod book_body;
 pub mod card;
 pub mod error;
 pub mod listing;
@@ -57,6 +58,7 @@ pub struct DavLimits {
     pub max_multiget_hrefs: usize,
     pub max_filter_elements: usize,
     pub max_requested_properties: usize,
+    pub stream_page_cards: usize,
 }
 
 impl From<&Limits> for DavLimits {
@@ -68,6 +70,7 @@ impl From<&Limits> for DavLimits {
             max_multiget_hrefs: limits.max_multiget_hrefs,
             max_filter_elements: limits.max_filter_elements,
             max_requested_properties: limits.max_requested_properties,
+            stream_page_cards: limits.stream_page_cards,
         }
     }
 }

@@ -1,14 +1,13 @@
 //! PROPFIND (RFC 4918 9.1) on every resource, Depth 0 and 1 (`infinity` is refused with
-//! `DAV:propfind-finite-depth`). Listing a book reads only card
-//! metadata (href, ETag, size, date) in one query, and their dead properties in one more when
-//! the request may name them: no card text, no vCard parsing.
+//! `DAV:propfind-finite-depth`). Listing a book reads only card metadata (href, ETag, size,
+//! date), and their dead properties when the request may name them, a page at a time
+//! ([`super::listing`]): no card text, no vCard parsing, and memory bounded by a page.
 
 use axum::body::Body;
 use axum::response::Response;
 
+use super::listing::Listing;
 use super::paths::Target;
-use std::collections::HashMap;
-
 use super::props::{Resource, needs_dead, write_response, write_response_with_dead};
 use super::xml::request;
 use super::xml::request::PropSelection;
@@ -101,24 +100,15 @@ pub async fn handle(ctx: &Ctx, target: &Target, body: Body) -> Result<Response, 
             let resource = Resource::Book(&book);
             write_response_with_dead(&mut ms, &book_href, &resource, selection, &prop_ctx, &dead);
             if depth == Depth::One {
-                let cards = ctx.store.card_metas(&ctx.principal, book.id, None).await?;
-                let mut dead = if needs_dead(selection) {
-                    ctx.store
-                        .card_dead_properties(&ctx.principal, book.id)
-                        .await?
-                } else {
-                    HashMap::new()
+                // The cards follow, streamed a page at a time (see `listing`).
+                let props = request::Props {
+                    selection: props.selection,
+                    address_version: None,
                 };
-                // ~400 bytes per card response with the usual getetag/getcontenttype request.
-                ms.reserve(cards.len() * 400);
-                for meta in &cards {
-                    let href = paths::card_href(&book_href, &meta.href);
-                    let resource = Resource::Card { meta, body: None };
-                    let dead = dead.remove(&meta.id).unwrap_or_default();
-                    write_response_with_dead(
-                        &mut ms, &href, &resource, selection, &prop_ctx, &dead,
-                    );
-                }
+                return Ok(Listing::new(ctx, book.id, book_href, props, Vec::new())
+                    .whole_book(ctx.limits.stream_page_cards)
+                    .propfind(ms)
+                    .into_response());
             }
         }
         Target::Card { slug, name, .. } => {

@@ -1,9 +1,9 @@
 //! REPORT dispatch (the RFC 3744 principal reports go to `principals`), `addressbook-multiget`
 //! (RFC 6352 8.7) and `sync-collection` (RFC 6578).
 //!
-//! Both list cards from their metadata (one query whatever their number) and send the answer
-//! through [`super::listing`], which reads card text a slice at a time and only when the
-//! client asked for `address-data`. Sync answers come from the store's change log; its entries
+//! Both list cards from their metadata and send the answer through [`super::listing`], which
+//! reads card text a slice at a time and only when the client asked for `address-data`; an
+//! initial sync reads even the metadata a page at a time. Sync answers come from the store's change log; its entries
 //! are per card, while clients key by href, so changes are folded by href here (a deleted card's
 //! name may since have been reused by a new card).
 
@@ -163,6 +163,15 @@ async fn sync(
     let limit = limit.map(|n| n.max(1));
     let book_href = paths::book_href(ctx.user(), &book.slug);
     let (entries, revision, truncated) = match token {
+        // Every live card: streamed a page at a time (see `listing`). The token is the book's
+        // revision as read *before* listing, so a write racing the listing is reported again
+        // next time rather than lost.
+        None if limit.is_none() => {
+            return Ok(Listing::new(ctx, book.id, book_href, props, Vec::new())
+                .whole_book(ctx.limits.stream_page_cards)
+                .sync_token(sync_token_at(book.id, book.revision), false)
+                .into_response());
+        }
         None => initial_sync(ctx, book, limit).await?,
         Some(token) => {
             let since =
@@ -175,9 +184,9 @@ async fn sync(
         .into_response())
 }
 
-/// Every live card. The token is the book's revision as read *before* listing, so a write
-/// racing the listing is reported again next time rather than lost. With a limit, the oldest
-/// cards come first and the token stops at the last one sent.
+/// Every live card, with a client's limit (RFC 6578 3.7): the oldest cards come first and the
+/// token stops at the last one sent. This one reads the book's metadata at once (to order it
+/// by revision); without a limit the listing is streamed instead.
 async fn initial_sync(
     ctx: &Ctx,
     book: &AddressBook,

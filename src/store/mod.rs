@@ -19,6 +19,7 @@ mod groups;
 mod import;
 mod lookup;
 mod merge;
+mod pages;
 mod projection;
 mod properties;
 mod query;
@@ -46,10 +47,13 @@ pub use credentials::{
 };
 pub use duplicates::{DuplicateGroup, DuplicateQuery, MAX_SET_SIZE};
 pub use events::{ChangeEvent, ChangeHub};
-pub use export::ExportFormat;
+pub use export::{EXPORT_PAGE_CARDS, Export, ExportFormat};
 pub use groups::GroupSummary;
-pub use import::{DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard, SkipReason};
+pub use import::{
+    DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard, Importer, SkipReason,
+};
 pub use lookup::ContactLookup;
+pub use pages::PageKey;
 pub use properties::{DeadProperty, PatchOutcome, PropertyOwner, PropertyPatch};
 pub use query::{
     ContactFilter, ContactOrder, ContactOrderField, ContactWindow, MatchingContacts, search_words,

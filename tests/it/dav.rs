@@ -1351,6 +1351,127 @@ async fn get_on_a_book_exports_it() {
     assert!(reply.body.contains("FN:Bravo"));
 }
 
+/// A book larger than a page is streamed a keyset page at a time (PROPFIND Depth 1, initial
+/// sync-collection, whole-book GET): with three cards per page the answers are the very bytes
+/// of one page holding the whole book — every card once, in name order, equal names in
+/// creation order, dead properties with their card, a deleted card nowhere.
+#[tokio::test]
+async fn whole_book_answers_are_the_same_bytes_whatever_the_page_size() {
+    let store = common::store().await;
+    let c = client(&store, "pages").await;
+    for i in 0..20 {
+        // Every fourth name repeats, so pages split inside runs of equal sort names.
+        let name = if i % 4 == 0 {
+            "Same Name".to_owned()
+        } else {
+            format!("Person {:02}", 19 - i)
+        };
+        c.put(
+            &c.card(&format!("{i:02}.vcf")),
+            &card(&format!("p{i}"), &name),
+            &[],
+        )
+        .await;
+    }
+    let dead = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:x="urn:example:x"><d:set><d:prop><x:color>blue</x:color></d:prop></d:set></d:propertyupdate>"#;
+    let reply = c
+        .send("PROPPATCH", &c.card("05.vcf"), &[], dead.to_owned())
+        .await;
+    assert_eq!(reply.status, StatusCode::MULTI_STATUS);
+    assert_eq!(
+        c.send("DELETE", &c.card("07.vcf"), &[], Body::empty())
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let small = Client {
+        router: rolodex::app::build_router(rolodex::app::AppState::new(
+            store.clone(),
+            rolodex::app::AppOptions {
+                limits: rolodex::limits::Limits {
+                    max_body_bytes: LIMIT,
+                    max_card_bytes: LIMIT,
+                    stream_page_cards: 3,
+                    ..rolodex::limits::Limits::default()
+                },
+                ..rolodex::app::AppOptions::default()
+            },
+            // CardDAV serves no subscriptions.
+            rolodex::store::ChangeHub::unheard(),
+        )),
+        principal: c.principal.clone(),
+        user: c.user.clone(),
+        auth: c.auth.clone(),
+        book_id: c.book_id,
+    };
+    let listing = fixture("thunderbird-propfind.xml");
+    let allprop = r#"<propfind xmlns="DAV:"><allprop/></propfind>"#;
+    let initial = fixture("davx5-sync-initial.xml");
+    let with_data = r#"<sync-collection xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><sync-token/><sync-level>1</sync-level><prop><getetag/><C:address-data/></prop></sync-collection>"#;
+    for (what, one_page, paged) in [
+        (
+            "PROPFIND",
+            c.propfind(&c.book(), "1", &listing).await,
+            small.propfind(&c.book(), "1", &listing).await,
+        ),
+        (
+            "PROPFIND allprop",
+            c.propfind(&c.book(), "1", allprop).await,
+            small.propfind(&c.book(), "1", allprop).await,
+        ),
+        (
+            "initial sync",
+            c.report(&c.book(), &initial).await,
+            small.report(&c.book(), &initial).await,
+        ),
+        (
+            "initial sync with data",
+            c.report(&c.book(), with_data).await,
+            small.report(&c.book(), with_data).await,
+        ),
+        (
+            "GET",
+            c.get(&c.book(), &[]).await,
+            small.get(&c.book(), &[]).await,
+        ),
+    ] {
+        assert!(one_page.status.is_success(), "{what}: {}", one_page.status);
+        assert_eq!(paged.status, one_page.status, "{what}");
+        assert!(
+            paged.body == one_page.body,
+            "{what} differs:\n{}\n---\n{}",
+            one_page.body,
+            paged.body
+        );
+        let listed = (0..20)
+            .filter(|i| {
+                one_page.body.contains(&format!("{i:02}.vcf"))
+                    || one_page.body.contains(&format!("UID:p{i}\r"))
+            })
+            .count();
+        assert_eq!(
+            listed, 19,
+            "{what}: every live card once:\n{}",
+            one_page.body
+        );
+        assert!(
+            !one_page.body.contains("07.vcf") && !one_page.body.contains("UID:p7\r"),
+            "{what}"
+        );
+    }
+    let allprop = small.propfind(&c.book(), "1", allprop).await.body;
+    assert_eq!(allprop.matches(">blue<").count(), 1, "{allprop}");
+    // Name order: "Person 00" (card 19) first, the repeated name's cards in creation order.
+    let get = small.get(&c.book(), &[]).await.body;
+    let uids: Vec<&str> = get.lines().filter_map(|l| l.strip_prefix("UID:")).collect();
+    assert_eq!(uids.first(), Some(&"p19"));
+    let same: Vec<&&str> = uids
+        .iter()
+        .filter(|u| ["p0", "p4", "p8", "p12", "p16"].contains(u))
+        .collect();
+    assert_eq!(same, [&"p0", &"p4", &"p8", &"p12", &"p16"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timing against the performance targets; run with
 // `cargo test --release --test it dav::timings -- --ignored --nocapture`.

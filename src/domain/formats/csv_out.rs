@@ -85,49 +85,97 @@ fn formatted(address: &Address) -> String {
 
 /// The contacts as a Google Contacts CSV (current column set) with a trailing `UID` column.
 pub fn write(contacts: &[CsvContact<'_>]) -> String {
-    let count = |f: fn(&ContactFields) -> usize| {
-        contacts
-            .iter()
-            .map(|c| f(c.fields))
-            .max()
-            .unwrap_or(0)
-            .max(1)
-    };
-    let emails = count(|f| f.emails.len());
-    let phones = count(|f| f.phones.len());
-    let addresses = count(|f| f.addresses.len());
-    let websites = count(|f| f.details.websites.len());
-    let relations = count(|f| f.details.related_people.len());
+    let mut columns = CsvColumns::default();
+    for contact in contacts {
+        columns.widen(contact.fields);
+    }
+    let mut out = String::new();
+    columns.write_header(&mut out);
+    for contact in contacts {
+        columns.write_row(&mut out, contact);
+    }
+    out
+}
 
-    let mut header: Vec<String> = NAME_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-    for n in 1..=emails {
-        header.push(format!("E-mail {n} - Label"));
-        header.push(format!("E-mail {n} - Value"));
+/// How many numbered column groups a CSV export has: as many as its fullest contact needs,
+/// at least one of each. An export streamed a page at a time learns them in a first pass
+/// ([`CsvColumns::widen`] for every contact), then writes the header and the rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvColumns {
+    emails: usize,
+    phones: usize,
+    addresses: usize,
+    websites: usize,
+    relations: usize,
+}
+
+impl CsvColumns {
+    /// Makes room for `fields`.
+    pub fn widen(&mut self, fields: &ContactFields) {
+        self.emails = self.emails.max(fields.emails.len());
+        self.phones = self.phones.max(fields.phones.len());
+        self.addresses = self.addresses.max(fields.addresses.len());
+        self.websites = self.websites.max(fields.details.websites.len());
+        self.relations = self.relations.max(fields.details.related_people.len());
     }
-    for n in 1..=phones {
-        header.push(format!("Phone {n} - Label"));
-        header.push(format!("Phone {n} - Value"));
-    }
-    for n in 1..=addresses {
-        for part in ADDRESS_PARTS {
-            header.push(format!("Address {n} - {part}"));
+
+    /// The numbered groups actually written: at least one of each.
+    fn at_least_one(self) -> CsvColumns {
+        CsvColumns {
+            emails: self.emails.max(1),
+            phones: self.phones.max(1),
+            addresses: self.addresses.max(1),
+            websites: self.websites.max(1),
+            relations: self.relations.max(1),
         }
     }
-    for n in 1..=websites {
-        header.push(format!("Website {n} - Label"));
-        header.push(format!("Website {n} - Value"));
-    }
-    for n in 1..=relations {
-        header.push(format!("Relation {n} - Label"));
-        header.push(format!("Relation {n} - Value"));
-    }
-    header.push("Event 1 - Label".to_owned());
-    header.push("Event 1 - Value".to_owned());
-    header.push(UID_COLUMN.to_owned());
 
-    let mut out = String::new();
-    write_record(&mut out, &header);
-    for contact in contacts {
+    /// The header line.
+    pub fn write_header(&self, out: &mut String) {
+        let CsvColumns {
+            emails,
+            phones,
+            addresses,
+            websites,
+            relations,
+        } = self.at_least_one();
+        let mut header: Vec<String> = NAME_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+        for n in 1..=emails {
+            header.push(format!("E-mail {n} - Label"));
+            header.push(format!("E-mail {n} - Value"));
+        }
+        for n in 1..=phones {
+            header.push(format!("Phone {n} - Label"));
+            header.push(format!("Phone {n} - Value"));
+        }
+        for n in 1..=addresses {
+            for part in ADDRESS_PARTS {
+                header.push(format!("Address {n} - {part}"));
+            }
+        }
+        for n in 1..=websites {
+            header.push(format!("Website {n} - Label"));
+            header.push(format!("Website {n} - Value"));
+        }
+        for n in 1..=relations {
+            header.push(format!("Relation {n} - Label"));
+            header.push(format!("Relation {n} - Value"));
+        }
+        header.push("Event 1 - Label".to_owned());
+        header.push("Event 1 - Value".to_owned());
+        header.push(UID_COLUMN.to_owned());
+        write_record(out, &header);
+    }
+
+    /// One contact's line.
+    pub fn write_row(&self, out: &mut String, contact: &CsvContact<'_>) {
+        let CsvColumns {
+            emails,
+            phones,
+            addresses,
+            websites,
+            relations,
+        } = self.at_least_one();
         let f = contact.fields;
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         let mut row: Vec<String> = vec![
@@ -227,9 +275,8 @@ pub fn write(contacts: &[CsvContact<'_>]) -> String {
             None => row.extend([String::new(), String::new()]),
         }
         row.push(contact.uid.to_owned());
-        write_record(&mut out, &row);
+        write_record(out, &row);
     }
-    out
 }
 
 #[cfg(test)]

@@ -346,9 +346,89 @@ pub fn write(contacts: &[DropContact<'_>]) -> String {
     text
 }
 
+/// The document [`write`] makes, written a contact at a time (an export streamed a page at a
+/// time): the same bytes, as each contact is pretty-printed on its own and indented to its
+/// depth in the document (JSON text has no raw line breaks inside strings, so re-indenting by
+/// line is exact).
+pub struct DropWriter {
+    written: usize,
+}
+
+impl DropWriter {
+    /// Starts the document.
+    pub fn start(out: &mut String) -> DropWriter {
+        out.push_str("{\n  \"contacts\": [");
+        DropWriter { written: 0 }
+    }
+
+    /// Appends one contact.
+    pub fn contact(&mut self, out: &mut String, contact: &DropContact<'_>) {
+        out.push_str(if self.written == 0 { "\n" } else { ",\n" });
+        let text = serde_json::to_string_pretty(&written(contact)).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str("    ");
+            out.push_str(line);
+        }
+        self.written += 1;
+    }
+
+    /// Ends the document, with a newline.
+    pub fn finish(self, out: &mut String) {
+        out.push_str(if self.written == 0 {
+            "]\n}\n"
+        } else {
+            "\n  ]\n}\n"
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_writer_writes_the_same_document_a_contact_at_a_time() {
+        let mut fields = ContactFields {
+            display_name: Some("Zoë \"Quote\"\nNewline".into()),
+            ..ContactFields::default()
+        };
+        fields.module_data = json!({"person": {"mail": ["a", {"b": []}], "e": {}}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let other = ContactFields::default();
+        let at = DateTime::<Utc>::from_timestamp(1_422_605_430, 0).unwrap();
+        let contacts = [
+            DropContact {
+                uid: "one",
+                fields: &fields,
+                drop_id: Some("7".into()),
+                created: at,
+                updated: at,
+                deleted: None,
+            },
+            DropContact {
+                uid: "two",
+                fields: &other,
+                drop_id: None,
+                created: at,
+                updated: at,
+                deleted: Some(at),
+            },
+        ];
+        for n in 0..=contacts.len() {
+            let mut out = String::new();
+            let mut writer = DropWriter::start(&mut out);
+            for contact in &contacts[..n] {
+                writer.contact(&mut out, contact);
+            }
+            writer.finish(&mut out);
+            assert_eq!(out, write(&contacts[..n]), "{n} contacts");
+        }
+    }
 
     fn patch_of(entry: &Entry) -> &PatchRecord {
         match &entry.record {

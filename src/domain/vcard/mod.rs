@@ -60,7 +60,7 @@ use calcard::vcard::{VCard, VCardEntry, VCardProperty, VCardValue};
 
 use crate::domain::contact::{ContactFields, ContactPatch};
 
-pub use parse::{parse_many, parse_one, text_from_bytes};
+pub use parse::{parse_many, parse_many_after, parse_one, text_from_bytes};
 
 /// The vCard version a card was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,7 +29,7 @@ pub fn parse_one(text: &str) -> Result<Card, VCardError> {
     if text.trim().is_empty() {
         return Err(VCardError::Empty);
     }
-    let mut pieces = scan(text).into_iter();
+    let mut pieces = scan(text, 0).into_iter();
     let first = pieces.next().ok_or(VCardError::Empty)?;
     let segment = match first {
         Piece::Stray { line, found } => return Err(VCardError::NoBegin { line, found }),
@@ -59,8 +59,17 @@ pub fn parse_one(text: &str) -> Result<Card, VCardError> {
 /// file and the line where it starts; a bad card (or text outside any card) is reported in its
 /// place and does not stop the rest. An empty or blank text yields no results.
 pub fn parse_many(text: &str) -> Vec<(usize, usize, Result<Card, VCardError>)> {
+    parse_many_after(text, 0)
+}
+
+/// [`parse_many`] of a part of a file that follows `lines_before` lines: line numbers (in the
+/// results and in their errors) count from there.
+pub fn parse_many_after(
+    text: &str,
+    lines_before: usize,
+) -> Vec<(usize, usize, Result<Card, VCardError>)> {
     let text = strip_bom(text);
-    scan(text)
+    scan(text, lines_before)
         .into_iter()
         .enumerate()
         .map(|(index, piece)| match piece {
@@ -123,14 +132,14 @@ fn excerpt(line: &str) -> String {
     out
 }
 
-fn scan(text: &str) -> Vec<Piece> {
+fn scan(text: &str, lines_before: usize) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut current: Option<Segment> = None;
     // Whether the previous non-blank line outside a card was already reported as stray text.
     let mut in_stray = false;
     let mut offset = 0;
     for (index, raw) in text.split_inclusive('\n').enumerate() {
-        let number = index + 1;
+        let number = lines_before + index + 1;
         let start = offset;
         offset += raw.len();
         let content = raw.trim_end_matches(['\n', '\r']);

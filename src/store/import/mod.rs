@@ -5,6 +5,10 @@
 //! duplicates, and an entry whose card is already as it would be stored writes nothing (no
 //! revision bump, no change row). A dry run plans everything and writes nothing.
 //!
+//! An import may be given its entries a part at a time ([`Importer`]; `rolodex import` reads
+//! large vCard files that way), holding one batch whatever the size of the source; a dry run
+//! still remembers what it would have written (by UID, so later entries plan against it).
+//!
 //! Batches are planned outside the transaction ([`plan`]: render, compare, extract) and then
 //! written under the book lock after checking that the cards they touch have not changed
 //! meanwhile (else the batch is planned again). If a batch fails in the database, its cards
@@ -92,46 +96,91 @@ impl Store {
         options: &ImportOptions,
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> StoreResult<Vec<ImportedCard>> {
+        let mut importer = self.importer(principal, address_book_id, options).await?;
+        let mut results = Vec::with_capacity(entries.len());
+        let mut entries = entries.into_iter();
+        loop {
+            let batch: Vec<Entry> = entries.by_ref().take(importer.batch_size).collect();
+            if batch.is_empty() {
+                break;
+            }
+            results.extend(importer.add(batch).await?);
+            progress(results.len());
+        }
+        results.extend(importer.finish().await?);
+        progress(results.len());
+        Ok(results)
+    }
+
+    /// Starts an import into an address book of the principal that is given its entries a
+    /// part at a time ([`Importer::add`]), so a source of any size is imported holding one
+    /// batch. Fails when the book is not the principal's.
+    pub async fn importer<'a>(
+        &'a self,
+        principal: &'a Principal,
+        address_book_id: i64,
+        options: &'a ImportOptions,
+    ) -> StoreResult<Importer<'a>> {
         // Fail early (and once) when the book is not the principal's.
         self.get_address_book(principal, address_book_id).await?;
-        let mut run = Run {
-            store: self,
-            principal,
-            book: address_book_id,
-            options,
-            overlay: HashMap::new(),
-            results: Vec::with_capacity(entries.len()),
-        };
-        let batch_size = options.batch_size.max(1);
-        let mut pending: Vec<Entry> = Vec::new();
-        let mut pending_uids: HashSet<String> = HashSet::new();
-        let mut done = 0;
+        Ok(Importer {
+            run: Run {
+                store: self,
+                principal,
+                book: address_book_id,
+                options,
+                overlay: HashMap::new(),
+                results: Vec::new(),
+            },
+            batch_size: options.batch_size.max(1),
+            pending: Vec::new(),
+            pending_uids: HashSet::new(),
+        })
+    }
+}
+
+/// An import fed its entries a part at a time. Each batch is its own transaction, as in
+/// [`Store::import_entries`]: what an import that stops half-way (the database gone, the
+/// process killed) leaves is every batch before it written, whole, and nothing of the rest;
+/// importing the source again finishes it (written cards come out unchanged).
+pub struct Importer<'a> {
+    run: Run<'a>,
+    batch_size: usize,
+    /// Entries waiting for their batch to fill.
+    pending: Vec<Entry>,
+    pending_uids: HashSet<String>,
+}
+
+impl Importer<'_> {
+    /// Takes the next entries of the source; returns the results of the entries finished so
+    /// far (in source order; the rest come from later calls and [`Importer::finish`]).
+    pub async fn add(&mut self, entries: Vec<Entry>) -> StoreResult<Vec<ImportedCard>> {
         for entry in entries {
             let uid = entry.uid();
             let tombstone = matches!(entry.record, Ok(Record::Tombstone { .. }));
             // A batch holds each UID once (a second card with a UID updates the first), and
             // tombstones go through the single-card delete.
-            let repeat = uid.as_ref().is_some_and(|u| pending_uids.contains(u));
-            if tombstone || repeat || pending.len() >= batch_size {
-                done += pending.len();
-                run.batch(std::mem::take(&mut pending)).await?;
-                pending_uids.clear();
-                progress(done);
+            let repeat = uid.as_ref().is_some_and(|u| self.pending_uids.contains(u));
+            if tombstone || repeat || self.pending.len() >= self.batch_size {
+                self.run.batch(std::mem::take(&mut self.pending)).await?;
+                self.pending_uids.clear();
             }
             if tombstone {
-                run.tombstone(entry).await?;
-                done += 1;
+                self.run.tombstone(entry).await?;
                 continue;
             }
             if let Some(uid) = uid {
-                pending_uids.insert(uid);
+                self.pending_uids.insert(uid);
             }
-            pending.push(entry);
+            self.pending.push(entry);
         }
-        done += pending.len();
-        run.batch(pending).await?;
-        progress(done);
-        Ok(run.results)
+        Ok(std::mem::take(&mut self.run.results))
+    }
+
+    /// Writes what is still pending; returns the last results.
+    pub async fn finish(mut self) -> StoreResult<Vec<ImportedCard>> {
+        self.run.batch(std::mem::take(&mut self.pending)).await?;
+        Ok(self.run.results)
     }
 }
 

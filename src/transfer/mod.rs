@@ -4,12 +4,18 @@
 //! lines and the one-line summary; and writing an export out. The store does the importing and
 //! exporting.
 
+mod parts;
+
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use self::parts::{Parts, VcfParts};
 use crate::domain::formats::{self, Entry, Format, FormatError, decode};
-use crate::store::{ImportAction, ImportOptions, ImportedCard, Principal, Store, StoreError};
+use crate::store::{
+    Export, ImportAction, ImportOptions, ImportedCard, Principal, Store, StoreError,
+};
 
 /// Why an import or export on disk failed (or, for [`read_source`], why one file is skipped).
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +118,10 @@ pub fn read_source(path: &Path) -> Result<Source, TransferError> {
 /// writing a report line for each skipped or repaired entry (and, in a dry run, each change)
 /// and then the summary line to `out`; a progress bar goes to standard error on a terminal. A
 /// file that cannot be read at all counts as one skipped entry.
+///
+/// Files are imported one after the other, a vCard file a part at a time ([`parts`]), and
+/// report lines are written as batches finish: what the import holds is one part and one
+/// batch, whatever the size or number of the files.
 pub async fn import_paths(
     store: &Store,
     principal: &Principal,
@@ -121,63 +131,131 @@ pub async fn import_paths(
     out: &mut (dyn Write + Send),
 ) -> Result<Summary, TransferError> {
     let files = expand(paths)?;
-    let mut summary = Summary::default();
-    let mut sources: Vec<(String, Format)> = Vec::new();
-    let mut origins: Vec<usize> = Vec::new();
-    let mut entries: Vec<Entry> = Vec::new();
-    let write_error = TransferError::Report;
-    for path in files {
+    let mut importer = store.importer(principal, address_book_id, options).await?;
+    let mut report = Report {
+        out,
+        dry_run: options.dry_run,
+        summary: Summary::default(),
+        sources: Vec::new(),
+        origins: VecDeque::new(),
+    };
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
+    let mut bar =
+        ProgressBar::new(usize::try_from(sizes.iter().sum::<u64>()).unwrap_or(usize::MAX));
+    let mut bytes_done = 0u64;
+    for (path, size) in files.into_iter().zip(sizes) {
         let origin = path.display().to_string();
-        match read_source(&path) {
-            Ok(source) => {
-                if let Some(note) = source.encoding_note {
-                    writeln!(out, "{origin}: {note}").map_err(write_error)?;
+        match open_parts(&path) {
+            Ok((mut parts, format, encoding_note)) => {
+                if let Some(note) = encoding_note {
+                    report.line(&format!("{origin}: {note}"))?;
                 }
-                origins.extend(std::iter::repeat_n(sources.len(), source.entries.len()));
-                entries.extend(source.entries);
-                sources.push((origin, source.format));
+                let source = report.sources.len();
+                report.sources.push((origin.clone(), format));
+                loop {
+                    let part = match parts.next_part() {
+                        Ok(Some(part)) => part,
+                        Ok(None) => break,
+                        Err(reason) => {
+                            report.line(&format!("{origin}: the rest skipped: {reason}"))?;
+                            report.summary.skipped += 1;
+                            break;
+                        }
+                    };
+                    report
+                        .origins
+                        .extend(std::iter::repeat_n(source, part.len()));
+                    let results = importer.add(part).await?;
+                    report.results(results)?;
+                    let done = bytes_done + parts.bytes_read();
+                    bar.update(usize::try_from(done).unwrap_or(usize::MAX));
+                }
             }
             Err(reason) => {
-                writeln!(out, "{origin}: skipped: {reason}").map_err(write_error)?;
-                summary.skipped += 1;
+                report.line(&format!("{origin}: skipped: {reason}"))?;
+                report.summary.skipped += 1;
             }
         }
+        bytes_done += size;
+        bar.update(usize::try_from(bytes_done).unwrap_or(usize::MAX));
     }
-    let mut bar = ProgressBar::new(entries.len());
-    let results = store
-        .import_entries(principal, address_book_id, entries, options, &mut |done| {
-            bar.update(done)
-        })
-        .await?;
+    let results = importer.finish().await?;
+    report.results(results)?;
     bar.finish();
-    for (card, source) in results.iter().zip(origins) {
-        summary.add(card);
-        let (origin, format) = &sources[source];
-        for line in report_lines(origin, *format, card, options.dry_run) {
-            writeln!(out, "{line}").map_err(write_error)?;
-        }
-    }
-    writeln!(out, "{}", summary.line(options.dry_run)).map_err(write_error)?;
-    Ok(summary)
+    let line = report.summary.line(options.dry_run);
+    report.line(&line)?;
+    Ok(report.summary)
 }
 
-/// Writes an export to the file at `output`, or to standard output.
-pub fn write_output(text: &str, output: Option<&Path>) -> Result<(), TransferError> {
-    match output {
-        Some(path) => {
-            std::fs::write(path, text.as_bytes()).map_err(|source| TransferError::WriteFile {
-                path: path.to_owned(),
-                source,
-            })
-        }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(TransferError::WriteStdout)
-        }
+/// A file's entries, its format and how it was decoded: a UTF-8 vCard file in parts, any
+/// other read whole ([`read_source`]).
+fn open_parts(path: &Path) -> Result<(Parts, Format, Option<&'static str>), TransferError> {
+    if let Some((parts, _cards)) = VcfParts::open(path).map_err(TransferError::Read)? {
+        return Ok((Parts::VCard(Box::new(parts)), Format::VCard, None));
     }
+    let source = read_source(path)?;
+    Ok((
+        Parts::Whole(Some(source.entries)),
+        source.format,
+        source.encoding_note,
+    ))
+}
+
+/// The report of an import being written: results are matched to the file they came from in
+/// the order they were given.
+struct Report<'a> {
+    out: &'a mut (dyn Write + Send),
+    dry_run: bool,
+    summary: Summary,
+    /// Each file read: its name and format.
+    sources: Vec<(String, Format)>,
+    /// The file of each entry given to the importer whose result has not come back yet.
+    origins: VecDeque<usize>,
+}
+
+impl Report<'_> {
+    fn line(&mut self, line: &str) -> Result<(), TransferError> {
+        writeln!(self.out, "{line}").map_err(TransferError::Report)
+    }
+
+    fn results(&mut self, results: Vec<ImportedCard>) -> Result<(), TransferError> {
+        for card in &results {
+            self.summary.add(card);
+            let source = self.origins.pop_front().unwrap_or_default();
+            let Some((origin, format)) = self.sources.get(source) else {
+                continue;
+            };
+            for line in report_lines(origin, *format, card, self.dry_run) {
+                writeln!(self.out, "{line}").map_err(TransferError::Report)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes an export to the file at `output`, or to standard output, a page at a time as the
+/// store reads it (see [`crate::store::Export`]).
+pub async fn write_export(mut export: Export, output: Option<&Path>) -> Result<(), TransferError> {
+    let cannot_write = |e: std::io::Error| match output {
+        Some(path) => TransferError::WriteFile {
+            path: path.to_owned(),
+            source: e,
+        },
+        None => TransferError::WriteStdout(e),
+    };
+    let mut sink: Box<dyn Write + Send> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(cannot_write)?,
+        )),
+        None => Box::new(std::io::stdout()),
+    };
+    while let Some(chunk) = export.next_chunk().await? {
+        sink.write_all(chunk.as_bytes()).map_err(cannot_write)?;
+    }
+    sink.flush().map_err(cannot_write)
 }
 
 /// How an entry is named in reports: `card 3 (line 20)`, `row 2 (line 3)`, `contact 5`.
@@ -266,8 +344,8 @@ impl Summary {
     }
 }
 
-/// A progress bar on standard error, drawn only when it is a terminal and the import is long
-/// enough to need one.
+/// A progress bar on standard error over the bytes of the files imported, drawn only when it
+/// is a terminal and the import is long enough to need one.
 pub struct ProgressBar {
     total: usize,
     enabled: bool,
@@ -275,14 +353,14 @@ pub struct ProgressBar {
 }
 
 const BAR_WIDTH: usize = 30;
-/// Imports shorter than this finish before a bar is worth drawing.
-const MIN_ENTRIES_FOR_BAR: usize = 200;
+/// Imports of fewer bytes than this finish before a bar is worth drawing.
+const MIN_BYTES_FOR_BAR: usize = 256 * 1024;
 
 impl ProgressBar {
     pub fn new(total: usize) -> ProgressBar {
         ProgressBar {
             total,
-            enabled: std::io::stderr().is_terminal() && total >= MIN_ENTRIES_FOR_BAR,
+            enabled: std::io::stderr().is_terminal() && total >= MIN_BYTES_FOR_BAR,
             last: None,
         }
     }
@@ -307,10 +385,9 @@ impl ProgressBar {
         let mut stderr = std::io::stderr().lock();
         let _ = write!(
             stderr,
-            "\rimporting [{}{}] {done}/{} {percent:>3}%",
+            "\rimporting [{}{}] {percent:>3}%",
             "#".repeat(filled),
             "-".repeat(BAR_WIDTH - filled),
-            self.total
         );
         let _ = stderr.flush();
     }
