@@ -241,14 +241,14 @@ impl Cursor {
         let end = self.slice_end();
         let slice = self.listing.entries[self.position..end].to_vec();
         self.position = end;
+        let ids: Vec<i64> = slice
+            .iter()
+            .filter_map(|entry| match entry {
+                Entry::Card(meta) => Some(meta.id),
+                Entry::Status { .. } => None,
+            })
+            .collect();
         let bodies = if self.listing.needs_bodies() {
-            let ids: Vec<i64> = slice
-                .iter()
-                .filter_map(|entry| match entry {
-                    Entry::Card(meta) => Some(meta.id),
-                    Entry::Status { .. } => None,
-                })
-                .collect();
             self.listing
                 .store
                 .card_bodies_by_id(&self.listing.principal, self.listing.book_id, &ids)
@@ -257,13 +257,6 @@ impl Cursor {
             Vec::new()
         };
         let mut dead = if self.listing.needs_dead() {
-            let ids: Vec<i64> = slice
-                .iter()
-                .filter_map(|entry| match entry {
-                    Entry::Card(meta) => Some(meta.id),
-                    Entry::Status { .. } => None,
-                })
-                .collect();
             self.listing
                 .store
                 .dead_properties_of_cards(&self.listing.principal, self.listing.book_id, &ids)
