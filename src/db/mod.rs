@@ -139,8 +139,17 @@ async fn establish(target: &ConnectTarget) -> Result<AsyncPgConnection, Connecti
     AsyncPgConnection::try_from_client_and_connection(client, connection).await
 }
 
+/// The key of the session-level advisory lock that migrations hold: any number 64-bit wide,
+/// fixed so every Rolodex process agrees on it ("rolodex" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x726f_6c6f_6465_78;
+
 /// Runs pending migrations on a dedicated connection and returns their names. Diesel's
 /// migration harness is synchronous, so it runs on a blocking thread.
+///
+/// Several processes may start on one database at once (several servers behind a load balancer,
+/// a rolling upgrade): each waits for an advisory lock first, so one applies the pending
+/// migrations and the others then find none, instead of racing to create the same tables and
+/// failing with "already exists". The lock ends with the connection.
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, DbError> {
     let target = ConnectTarget::parse(database_url)?;
     let conn = establish(&target).await.map_err(DbError::Establish)?;
@@ -148,6 +157,10 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, DbError> 
         let mut harness = diesel_async::async_connection_wrapper::AsyncConnectionWrapper::<
             AsyncPgConnection,
         >::from(conn);
+        let lock = diesel::sql_query("SELECT pg_advisory_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY);
+        diesel::RunQueryDsl::execute(lock, &mut harness)
+            .map_err(|e| DbError::Migration(Box::new(e)))?;
         harness
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(|v| v.to_string()).collect())

@@ -534,3 +534,45 @@ async fn distinct_words(conn: &mut AsyncPgConnection, query: &str) -> String {
     .unwrap()
     .words
 }
+
+/// Several servers starting at once on a new database (a deployment of two processes, a rolling
+/// upgrade): one applies the migrations, the others wait for it and find nothing left to do;
+/// none fails on a table another just created.
+#[tokio::test(flavor = "multi_thread")]
+async fn servers_migrating_one_database_at_once_all_succeed() {
+    use diesel::migration::MigrationSource;
+    let (mut admin, name, url) = scratch_database("concurrent_migrate").await;
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { rolodex::db::run_migrations(&url).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for run in runs {
+        applied.push(run.await.unwrap().expect("every process migrates").len());
+    }
+    applied.sort_unstable();
+    let all = MigrationSource::<diesel::pg::Pg>::migrations(&rolodex::db::MIGRATIONS)
+        .unwrap()
+        .len();
+    assert_eq!(applied, [0, 0, 0, all], "migrations applied per process");
+
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+    }
+    let recorded = diesel::sql_query("SELECT count(*) AS count FROM __diesel_schema_migrations")
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .count;
+    assert_eq!(usize::try_from(recorded).unwrap(), all);
+    drop(conn);
+    diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
