@@ -9,7 +9,7 @@
 use crate::common;
 
 use std::io::Write;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -130,54 +130,20 @@ fn listed_id(command: &str, user: &str, label: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Talking to servers
 
-/// A second `rolodex serve` process on the test database; stopped on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SAFETY: stopping our own child process.
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.0.wait();
-        crate::common::reaper::forget_pid(self.0.id());
-    }
-}
-
-async fn second_server() -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", common::database_url())
-        .env(
+/// A second `rolodex serve` process on the test database, as lenient with failed logins as
+/// [`serve_here`]; stopped on drop.
+async fn second_server() -> (common::Watched, String) {
+    common::serve_process(&[
+        (
             "ROLODEX_LOGIN_FAILURES_PER_ADDRESS",
             LENIENT_FAILURES.to_string(),
-        )
-        .env(
+        ),
+        (
             "ROLODEX_LOGIN_FAILURES_PER_USER",
             LENIENT_FAILURES.to_string(),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    crate::common::reaper::watch_pid(child.id());
-    let server = Server(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{base}/healthz"))
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "second server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (server, base)
+        ),
+    ])
+    .await
 }
 
 /// The real router of this process on a loopback port, as lenient with failed logins as the
@@ -284,7 +250,7 @@ async fn error(base: &str, authorization: &str, query: &str, variables: Value) -
 struct Servers {
     here: String,
     there: String,
-    _process: Server,
+    _process: common::Watched,
 }
 
 impl Servers {

@@ -5,8 +5,7 @@
 
 use crate::common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -66,48 +65,6 @@ async fn subscribe(socket: &mut Socket, book: &str) {
         .unwrap();
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SAFETY: stopping our own child process.
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.0.wait();
-        crate::common::reaper::forget_pid(self.0.id());
-    }
-}
-
-/// A second `rolodex serve` process on the same database.
-async fn second_server() -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_rolodex"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", common::database_url())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    crate::common::reaper::watch_pid(child.id());
-    let server = Server(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{base}/healthz"))
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "second server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (server, base)
-}
-
 async fn graphql(base: &str, token: &str, query: &str, variables: Value) -> Value {
     let body: Value = reqwest::Client::new()
         .post(format!("{base}/graphql"))
@@ -141,7 +98,7 @@ async fn a_change_made_by_another_server_process_reaches_the_subscriber() {
     // Give the subscription a moment to register before the change happens.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let (_other, other_base) = second_server().await;
+    let (_other, other_base) = common::serve_process(&[]).await;
     let created = graphql(
         &other_base,
         &token,

@@ -37,5 +37,6 @@ mod pg_roles;
 mod pg_tls;
 mod playground;
 mod root_mode;
+mod several_servers;
 mod store;
 mod vcard_roundtrip;

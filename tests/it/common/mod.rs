@@ -60,6 +60,40 @@ impl Drop for Watched {
     }
 }
 
+/// Another `rolodex serve` process on this test's database, the way several servers share one
+/// PostgreSQL, with `env` added to its environment; returned once `/healthz` answers, with its
+/// base URL (`http://127.0.0.1:PORT`). Stopped (SIGTERM) when the value drops.
+pub async fn serve_process(env: &[(&str, String)]) -> (Watched, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("address")
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rolodex"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", database_url())
+        .envs(env.iter().map(|(name, value)| (name, value)))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("rolodex serve");
+    let server = Watched::new(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while reqwest::get(format!("{base}/healthz"))
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rolodex serve on {base} did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    (server, base)
+}
+
 /// A store with its own small pool on this test's database (the same one on every call from
 /// the test).
 pub async fn store() -> Store {
