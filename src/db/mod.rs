@@ -141,7 +141,7 @@ async fn establish(target: &ConnectTarget) -> Result<AsyncPgConnection, Connecti
 
 /// The key of the session-level advisory lock that migrations hold: any number 64-bit wide,
 /// fixed so every Rolodex process agrees on it ("rolodex" in ASCII).
-const MIGRATION_LOCK_KEY: i64 = 0x726f_6c6f_6465_78;
+const MIGRATION_LOCK_KEY: i64 = 0x0072_6f6c_6f64_6578;
 
 /// Runs pending migrations on a dedicated connection and returns their names. Diesel's
 /// migration harness is synchronous, so it runs on a blocking thread.
