@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
 use super::{CardMeta, DeadProperty, Principal, Store, StoreResult};
@@ -43,14 +43,24 @@ struct MetaRow {
     sort_name: String,
 }
 
-/// The live cards of book `$1` (owned by user `$2`) after the key (`$3`, `$4`; NULL: from the
-/// start), `$5` of them. The row comparison walks `contacts_book_sort_idx` from the key, and
-/// `octet_length` reads the text's size from its header without de-toasting it.
-const META_PAGE_SQL: &str = "\
+/// The live cards of book `$1` (owned by user `$2`) from the start of the book, `$3` of them,
+/// in `contacts_book_sort_idx` order; `octet_length` reads the text's size from its header
+/// without de-toasting it.
+const META_FIRST_PAGE_SQL: &str = "\
 SELECT c.id, c.href, c.etag, octet_length(c.vcard) AS size, c.revision, c.updated_at, c.sort_name \
 FROM contacts c JOIN address_books b ON b.id = c.address_book_id \
 WHERE c.address_book_id = $1 AND b.user_id = $2 AND c.deleted_at IS NULL \
-  AND ($3::text IS NULL OR (c.sort_name, c.id) > ($3::text, $4::bigint)) \
+ORDER BY c.sort_name, c.id LIMIT $3";
+
+/// The same after the key (`$3`, `$4`), `$5` of them. A statement of its own rather than
+/// `$3 IS NULL OR (...) > (...)` in one: a prepared statement's generic plan cannot turn that
+/// OR into an index condition, so every page walked the index from the start of the book
+/// (quadratic in the book's size); the plain row comparison starts the index scan at the key.
+const META_NEXT_PAGE_SQL: &str = "\
+SELECT c.id, c.href, c.etag, octet_length(c.vcard) AS size, c.revision, c.updated_at, c.sort_name \
+FROM contacts c JOIN address_books b ON b.id = c.address_book_id \
+WHERE c.address_book_id = $1 AND b.user_id = $2 AND c.deleted_at IS NULL \
+  AND (c.sort_name, c.id) > ($3::text, $4::bigint) \
 ORDER BY c.sort_name, c.id LIMIT $5";
 
 #[derive(diesel::QueryableByName)]
@@ -86,14 +96,27 @@ impl Store {
     ) -> StoreResult<(Vec<CardMeta>, Option<PageKey>)> {
         let limit = limit.max(1);
         let mut conn = self.conn().await?;
-        let rows: Vec<MetaRow> = Prepared::new(META_PAGE_SQL)
-            .bind::<BigInt, _>(address_book_id)
-            .bind::<BigInt, _>(principal.user_id)
-            .bind::<Nullable<Text>, _>(after.map(|k| k.sort_name.as_str()))
-            .bind::<Nullable<BigInt>, _>(after.map(|k| k.id))
-            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-            .load(&mut conn)
-            .await?;
+        let page_size = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<MetaRow> = match after {
+            None => {
+                Prepared::new(META_FIRST_PAGE_SQL)
+                    .bind::<BigInt, _>(address_book_id)
+                    .bind::<BigInt, _>(principal.user_id)
+                    .bind::<BigInt, _>(page_size)
+                    .load(&mut conn)
+                    .await?
+            }
+            Some(key) => {
+                Prepared::new(META_NEXT_PAGE_SQL)
+                    .bind::<BigInt, _>(address_book_id)
+                    .bind::<BigInt, _>(principal.user_id)
+                    .bind::<Text, _>(key.sort_name.as_str())
+                    .bind::<BigInt, _>(key.id)
+                    .bind::<BigInt, _>(page_size)
+                    .load(&mut conn)
+                    .await?
+            }
+        };
         let next = (rows.len() >= limit)
             .then(|| rows.last())
             .flatten()
