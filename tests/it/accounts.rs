@@ -149,27 +149,15 @@ async fn second_server() -> (common::Watched, String) {
 /// The real router of this process on a loopback port, as lenient with failed logins as the
 /// second server.
 async fn serve_here(store: &Store) -> String {
-    let options = rolodex::app::AppOptions {
-        limits: rolodex::limits::Limits {
+    common::serve_with_limits(
+        store,
+        rolodex::limits::Limits {
             login_failures_per_address: LENIENT_FAILURES,
             login_failures_per_user: LENIENT_FAILURES,
             ..Default::default()
         },
-        ..Default::default()
-    };
-    let changes = rolodex::store::ChangeHub::start(store.database_url());
-    let router =
-        rolodex::app::build_router(rolodex::app::AppState::new(store.clone(), options, changes));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    });
-    format!("http://{address}")
+    )
+    .await
 }
 
 fn basic(user: &str, password: &str) -> String {

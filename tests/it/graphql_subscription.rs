@@ -164,30 +164,6 @@ async fn another_users_book_cannot_be_subscribed_and_bad_tokens_are_refused() {
     );
 }
 
-/// Serves the real router with these limits on a loopback port.
-async fn serve_with_limits(
-    store: &rolodex::store::Store,
-    limits: rolodex::limits::Limits,
-) -> String {
-    let options = rolodex::app::AppOptions {
-        limits,
-        ..Default::default()
-    };
-    let changes = rolodex::store::ChangeHub::start(store.database_url());
-    let router =
-        rolodex::app::build_router(rolodex::app::AppState::new(store.clone(), options, changes));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    });
-    format!("http://{address}")
-}
-
 /// A socket that has sent nothing yet.
 async fn open(base: &str, protocol: &str) -> Socket {
     let mut request = format!("{}/graphql/ws", base.replace("http://", "ws://"))
@@ -219,7 +195,7 @@ async fn closed(socket: &mut Socket) -> Option<u16> {
 #[tokio::test]
 async fn a_socket_that_never_initialises_is_closed() {
     let store = common::store().await;
-    let base = serve_with_limits(
+    let base = common::serve_with_limits(
         &store,
         rolodex::limits::Limits {
             graphql_ws_init_timeout_secs: 1,

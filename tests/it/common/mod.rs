@@ -141,11 +141,20 @@ pub fn fixture(name: &str) -> String {
 /// Serves the real router on a free loopback port for the rest of the test; returns its base
 /// URL (`http://127.0.0.1:PORT`).
 pub async fn serve(store: &Store) -> String {
-    let options = rolodex::app::AppOptions {
-        limits: rolodex::limits::Limits {
+    serve_with_limits(
+        store,
+        rolodex::limits::Limits {
             max_body_bytes: 1024 * 1024,
             ..Default::default()
         },
+    )
+    .await
+}
+
+/// [`serve`] with the given limits.
+pub async fn serve_with_limits(store: &Store, limits: rolodex::limits::Limits) -> String {
+    let options = rolodex::app::AppOptions {
+        limits,
         ..Default::default()
     };
     // Subscriptions are served: the LISTEN task is started here, as `serve` starts it.
