@@ -1,7 +1,7 @@
 //! The body of a whole-book GET (an export of every card's stored text, one after the other),
 //! streamed like a listing (see [`super::listing`]): card metadata a keyset page at a time
-//! ([`Store::card_meta_page`]), the texts of a page a slice at a time (at most
-//! [`SLICE_BYTES`] or [`SLICE_CARDS`] cards), each slice sent as soon as it is read.
+//! ([`Store::card_meta_page`]), the texts of a page a slice at a time (see
+//! [`slice_end`]), each slice sent as soon as it is read.
 //!
 //! A database error after the first bytes cannot change the 200 any more: it is logged and
 //! the body is cut off there, so the client sees a failed (truncated) transfer.
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use axum::body::{Body, Bytes};
 
 use super::Ctx;
-use super::listing::{SLICE_BYTES, SLICE_CARDS};
+use super::listing::slice_end;
 use crate::store::{CardBody, CardMeta, PageKey, Principal, Store, StoreError};
 
 /// Where a book export being sent stands.
@@ -52,17 +52,11 @@ impl Export {
             }
         }
         let start = self.position;
-        let mut end = start;
-        let mut bytes = 0i64;
-        while end < self.page.len()
-            && end - start < SLICE_CARDS
-            && (end == start || bytes + self.page[end].size <= SLICE_BYTES)
-        {
-            bytes += self.page[end].size;
-            end += 1;
-        }
+        let end = slice_end(self.page.len(), start, |i| self.page[i].size);
         self.position = end;
-        let ids: Vec<i64> = self.page[start..end].iter().map(|c| c.id).collect();
+        let slice = &self.page[start..end];
+        let bytes: i64 = slice.iter().map(|c| c.size).sum();
+        let ids: Vec<i64> = slice.iter().map(|c| c.id).collect();
         let bodies = self
             .store
             .card_bodies_by_id(&self.principal, self.book_id, &ids)

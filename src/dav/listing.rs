@@ -38,6 +38,23 @@ use crate::store::{CardBody, CardMeta, DeadProperty, PageKey, Principal, Store};
 pub const SLICE_BYTES: i64 = 4 * 1024 * 1024;
 /// Most cards per slice.
 pub const SLICE_CARDS: usize = 500;
+
+/// Where a slice of `len` entries that starts at `start` ends: at most [`SLICE_CARDS`] entries
+/// and [`SLICE_BYTES`] of card text (`size(i)`, 0 for an entry sent without text), and always
+/// at least one entry, so a card larger than a slice still goes out alone.
+pub(super) fn slice_end(len: usize, start: usize, size: impl Fn(usize) -> i64) -> usize {
+    let mut bytes = 0i64;
+    let mut end = start;
+    while end < len && end - start < SLICE_CARDS {
+        let next = size(end);
+        if end > start && bytes + next > SLICE_BYTES {
+            break;
+        }
+        bytes += next;
+        end += 1;
+    }
+    end
+}
 /// A slice with more cards than this is matched on the blocking pool: parsing hundreds of
 /// cards takes long enough to stall other requests on a runtime worker.
 const INLINE_MATCH_CARDS: usize = 64;
@@ -274,18 +291,10 @@ impl Cursor {
     fn slice_end(&self) -> usize {
         let entries = &self.listing.entries;
         let with_text = self.listing.needs_bodies();
-        let mut bytes = 0i64;
-        let mut end = self.position;
-        while end < entries.len() && end - self.position < SLICE_CARDS {
-            if with_text && let Entry::Card(meta) = &entries[end] {
-                if end > self.position && bytes + meta.size > SLICE_BYTES {
-                    break;
-                }
-                bytes += meta.size;
-            }
-            end += 1;
-        }
-        end
+        slice_end(entries.len(), self.position, |i| match &entries[i] {
+            Entry::Card(meta) if with_text => meta.size,
+            _ => 0,
+        })
     }
 
     /// Which of `bodies` the listing's filter accepts (all of them without a filter).
