@@ -127,6 +127,36 @@ impl Query for Prepared<'_> {
     type SqlType = Untyped;
 }
 
+/// A diesel-built statement whose text depends only on its shape, cached like [`Prepared`].
+///
+/// diesel 2.3 marks every single-row INSERT and every UPDATE unsafe to cache, because their
+/// text *can* vary with the values (an `Option` field of an `Insertable` becomes `DEFAULT`).
+/// Each such statement was prepared, run and closed again: two round trips, and PostgreSQL
+/// parsing and planning the 40-column contact INSERT on every PUT (bench/results/throughput.md).
+/// Wrap only statements whose text is fixed, such as a struct with `treat_none_as_null`;
+/// even otherwise the cache keys statements by their text (there is no static query id), so
+/// a varying text costs cache entries, never a wrong plan.
+pub struct Cached<Q>(pub Q);
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Cached<Q> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> QueryId for Cached<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for Cached<Q> {
+    type SqlType = Q::SqlType;
+}
+
 #[cfg(test)]
 mod tests {
     use super::split_placeholders;

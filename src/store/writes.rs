@@ -22,7 +22,7 @@ use super::projection::{self, StoredCard};
 use super::reads::assemble;
 use super::{CardLimits, ContactRecord, Principal, Store, StoreError, StoreResult};
 use crate::db::models::ContactRow;
-use crate::db::prepared::Prepared;
+use crate::db::prepared::{Cached, Prepared};
 use crate::db::schema::{address_books, contacts};
 use crate::domain::contact::{ContactFields, ContactPatch, ValidationError};
 use crate::domain::etag;
@@ -428,18 +428,22 @@ pub(super) async fn write_card(
     let mut row: ContactRow = match target {
         Target::Replace { id, href } => {
             children::delete(conn, &[id]).await?;
-            diesel::update(contacts::table.find(id))
-                .set(&stored(href))
-                .returning(ContactRow::as_returning())
-                .get_result(conn)
-                .await?
+            Cached(
+                diesel::update(contacts::table.find(id))
+                    .set(&stored(href))
+                    .returning(ContactRow::as_returning()),
+            )
+            .get_result(conn)
+            .await?
         }
         Target::Insert(href) => {
-            diesel::insert_into(contacts::table)
-                .values((contacts::address_book_id.eq(address_book_id), &stored(href)))
-                .returning(ContactRow::as_returning())
-                .get_result(conn)
-                .await?
+            Cached(
+                diesel::insert_into(contacts::table)
+                    .values((contacts::address_book_id.eq(address_book_id), &stored(href)))
+                    .returning(ContactRow::as_returning()),
+            )
+            .get_result(conn)
+            .await?
         }
     };
     let children = projection::child_rows(row.id, &prepared.fields);

@@ -18,6 +18,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::plan::Write;
 use crate::db::models::ContactWrite;
+use crate::db::prepared::Cached;
 use crate::db::schema::{address_books, contacts};
 use crate::store::changes::ChangeOp;
 use crate::store::children;
@@ -70,8 +71,7 @@ impl Store {
                 );
                 match &write.replaces {
                     Some((id, _)) => {
-                        diesel::update(contacts::table.find(*id))
-                            .set(&row)
+                        Cached(diesel::update(contacts::table.find(*id)).set(&row))
                             .execute(conn)
                             .await?;
                         ids[i] = *id;
