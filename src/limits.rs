@@ -79,9 +79,11 @@ limits! {
     /// resource listed; refused with 413).
     max_requested_properties: usize = 256,
     /// Cards read from PostgreSQL per page of a streamed whole-book answer (CardDAV PROPFIND
-    /// Depth 1 and initial sync-collection on a book, a book's GET, exports); what one such
-    /// answer holds in memory is about one page, whatever the size of the book.
-    stream_page_cards: usize = 500,
+    /// Depth 1 and initial sync-collection on a book, a book's GET); what one such answer
+    /// holds in memory is about two pages of card metadata (the next is read while the current
+    /// one is sent; ~250 bytes a card), whatever the size of the book. Card texts are read in
+    /// slices of at most 4 MiB, whatever this is.
+    stream_page_cards: usize = 2000,
     /// Most words in one GraphQL `search` (or lookup) text (`VALIDATION` with
     /// `field: "search"`).
     max_search_terms: usize = 16,

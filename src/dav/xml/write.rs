@@ -45,6 +45,14 @@ pub fn escape_attribute_into(out: &mut String, text: &str) {
 }
 
 fn escape(out: &mut String, text: &str, attribute: bool) {
+    // Most of what a listing writes (hrefs, ETags, dates) is printable ASCII with nothing to
+    // escape: copied at once instead of char by char.
+    if text.bytes().all(|b| {
+        (0x20..0x7f).contains(&b) && !matches!(b, b'&' | b'<' | b'>') && !(attribute && b == b'"')
+    }) {
+        out.push_str(text);
+        return;
+    }
     let mut start = 0;
     for (i, c) in text.char_indices() {
         let replacement = match c {
@@ -375,6 +383,38 @@ mod tests {
         let mut out = String::new();
         escape_attribute_into(&mut out, "a\"b\n");
         assert_eq!(out, "a&quot;b&#10;");
+    }
+
+    /// The escaping rules char by char, without the printable-ASCII shortcut.
+    fn escaped_slowly(text: &str, attribute: bool) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' if attribute => out.push_str("&quot;"),
+                '\r' => out.push_str("&#13;"),
+                '\t' if attribute => out.push_str("&#9;"),
+                '\n' if attribute => out.push_str("&#10;"),
+                c if c == '\t' || c == '\n' || is_xml_char(c) => out.push(c),
+                _ => out.push('\u{fffd}'),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_shortcut_escapes_like_the_rules(
+            text in "[ -~\t\r\n\u{0}-\u{1f}\u{80}-\u{10ffff}]{0,40}",
+        ) {
+            for attribute in [false, true] {
+                let mut out = String::new();
+                escape(&mut out, &text, attribute);
+                proptest::prop_assert_eq!(out, escaped_slowly(&text, attribute));
+            }
+        }
     }
 
     #[test]
