@@ -8,6 +8,7 @@ mod env;
 mod phases;
 mod report;
 mod rng;
+mod scaling;
 mod servers;
 mod stats;
 mod xml;
@@ -60,6 +61,13 @@ struct Args {
     /// Keep each server's data dir after its run (they are large at 100k).
     #[arg(long)]
     keep_data: bool,
+    /// Instead of the phases: run 1, 2, ... `rolodex serve` processes on one database (the
+    /// counts given) and report upload and GET throughput for each in scaling.{json,md}.
+    #[arg(long, value_delimiter = ',', value_name = "COUNTS")]
+    processes: Vec<usize>,
+    /// Cards uploaded for each process count of --processes.
+    #[arg(long, default_value = "10000")]
+    processes_size: usize,
     /// Print the first K generated cards and the needles for N = K, then exit.
     #[arg(long, value_name = "K")]
     show_cards: Option<usize>,
@@ -130,6 +138,24 @@ async fn run(args: Args) -> Result<(), String> {
         .work_dir
         .clone()
         .unwrap_or_else(|| repo.join("bench/target/run"));
+
+    if !args.processes.is_empty() {
+        spawn_signal_handler();
+        let cards = data::generate(args.processes_size.max(1));
+        let environment = env::collect(&tools, &repo, std::env::var_os("ROLODEX_BIN").is_some());
+        let records = scaling::run(&tools, &cards, &args.processes, &work_dir).await;
+        let report = scaling::ScalingReport::new(environment, records);
+        std::fs::create_dir_all(&out_dir)
+            .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(out_dir.join("scaling.json"), json)
+            .map_err(|e| format!("cannot write scaling.json: {e}"))?;
+        let markdown = scaling::markdown(&report, cards.len());
+        std::fs::write(out_dir.join("scaling.md"), &markdown)
+            .map_err(|e| format!("cannot write scaling.md: {e}"))?;
+        println!("{markdown}");
+        return Ok(());
+    }
 
     let mut kinds = Vec::new();
     for name in &args.servers {

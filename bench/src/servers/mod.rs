@@ -192,6 +192,40 @@ pub async fn start(kind: Kind, tools: &Tools, run_dir: &Path) -> Result<Running,
     Ok(running)
 }
 
+/// Starts another `rolodex serve` on the database of `primary` (through `database_url`), on
+/// its own port, with the same account: one more process behind the same data.
+pub async fn start_attached(
+    tools: &Tools,
+    primary: &Running,
+    database_url: &str,
+    run_dir: &Path,
+    index: usize,
+) -> Result<Running, String> {
+    let log = run_dir.join(format!("server-{index}.log"));
+    let port = free_port()?;
+    let mut command = Command::new(&tools.rolodex);
+    command
+        .arg("serve")
+        .arg("--database-url")
+        .arg(database_url)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"));
+    let proc = spawn_logged(&format!("rolodex-{index}"), command, &log)?;
+    let mut running = Running {
+        kind: Kind::Rolodex,
+        proc,
+        data_dir: primary.data_dir.clone(),
+        log,
+        dav: Dav {
+            origin: format!("http://127.0.0.1:{port}"),
+            ..primary.dav.clone()
+        },
+        bearer: primary.bearer.clone(),
+    };
+    wait_ready(&mut running, "/healthz").await?;
+    Ok(running)
+}
+
 fn spawn_logged(name: &str, mut command: Command, log: &Path) -> Result<Proc, String> {
     let file =
         std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
