@@ -3,7 +3,8 @@
 //! PostgreSQL) plus K - 1 more `rolodex serve` processes on the same database (`--database-url`
 //! over the cluster's Unix socket), then:
 //!
-//! 1. upload of N cards over 8 connections, connection i talking to process i mod K (cards/s);
+//! 1. upload of N cards over 8 connections, connection i talking to process i mod K (cards/s;
+//!    the same upload as the main run's first phase);
 //! 2. 8 clients reading single cards (GET) for a fixed time, client i on process i mod K
 //!    (GETs/s), every answer checked to be the card asked for.
 //!
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 use crate::data::Card;
 use crate::dav::{self, Dav};
+use crate::phases::put_all;
 use crate::servers::{self, Kind, Running, Tools};
 
 const CONNECTIONS: usize = 8;
@@ -123,8 +125,8 @@ async fn run_one(
         .map(|card| primary.dav.card_path(&card.file_name()))
         .collect();
     let mut failures = Vec::new();
-    let upload = match upload(&davs, cards, &paths).await {
-        Ok(rate) => Some(rate),
+    let upload = match put_all(&davs, cards, &paths).await {
+        Ok(elapsed) => Some(cards.len() as f64 / elapsed.as_secs_f64()),
         Err(reason) => {
             failures.push(format!("upload: {reason}"));
             None
@@ -166,58 +168,6 @@ fn managed_database_url(socket_dir: &Path) -> String {
         }
     }
     format!("postgresql://rolodex_app@/rolodex?host={host}")
-}
-
-/// Every card PUT once (`If-None-Match: *`), connection i on process i mod K; cards/s.
-async fn upload(davs: &[Dav], cards: &[Card], paths: &[String]) -> Result<f64, String> {
-    let jobs: Arc<Vec<(String, String)>> = Arc::new(
-        cards
-            .iter()
-            .zip(paths)
-            .map(|(card, path)| (path.clone(), card.vcard()))
-            .collect(),
-    );
-    let next = Arc::new(AtomicUsize::new(0));
-    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CONNECTIONS)
-        .map(|worker| {
-            let dav = davs[worker % davs.len()].clone();
-            let (jobs, next, failures) = (jobs.clone(), next.clone(), failures.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((path, body)) = jobs.get(i) else {
-                        break;
-                    };
-                    let problem = match dav::timed(dav.create(path, body.clone())).await {
-                        Ok(reply) if matches!(reply.status.as_u16(), 201 | 204) => continue,
-                        Ok(reply) => format!("{path}: {}", reply.describe()),
-                        Err(e) => format!("{path}: {e}"),
-                    };
-                    failures
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(problem);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker
-            .await
-            .map_err(|e| format!("upload task failed: {e}"))?;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let failures = failures.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(first) = failures.first() {
-        return Err(format!(
-            "{} of {} PUTs failed, e.g. {first}",
-            failures.len(),
-            cards.len()
-        ));
-    }
-    Ok(cards.len() as f64 / elapsed)
 }
 
 /// GETs of rotating cards for [`READ_WINDOW`], client i on process i mod K; each answer must

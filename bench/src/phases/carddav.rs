@@ -11,7 +11,8 @@ use reqwest::StatusCode;
 use super::Ctx;
 use crate::data::expect::Needle;
 use crate::data::unfold;
-use crate::dav::{self, Reply};
+use crate::data::Card;
+use crate::dav::{self, Dav, Reply};
 use crate::stats::Measurement;
 use crate::xml::{parse_multistatus, Multistatus};
 
@@ -110,11 +111,22 @@ fn same_members(expected: &BTreeSet<String>, got: &HashMap<String, String>) -> R
 
 /// Phase 1: PUT every card (If-None-Match: *) over 8 connections; cards/s.
 pub async fn upload(ctx: &Ctx<'_>) -> PhaseResult {
+    let elapsed = put_all(std::slice::from_ref(&ctx.server.dav), ctx.cards, &ctx.paths).await?;
+    Ok(Measurement::from_durations(&[elapsed]).with_cards(ctx.n()))
+}
+
+/// PUTs card i at `paths[i]` (`If-None-Match: *`) over [`UPLOAD_CONNECTIONS`] connections,
+/// connection j talking to `servers[j % servers.len()]`; the time it took, or what failed.
+pub async fn put_all(
+    servers: &[Dav],
+    cards: &[Card],
+    paths: &[String],
+) -> Result<Duration, String> {
     // Rendered before the clock starts: we time the server, not the generator.
     let jobs: Arc<Vec<(String, String)>> = Arc::new(
-        ctx.cards
+        cards
             .iter()
-            .zip(&ctx.paths)
+            .zip(paths)
             .map(|(card, path)| (path.clone(), card.vcard()))
             .collect(),
     );
@@ -122,9 +134,9 @@ pub async fn upload(ctx: &Ctx<'_>) -> PhaseResult {
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let started = Instant::now();
     let workers: Vec<_> = (0..UPLOAD_CONNECTIONS)
-        .map(|_| {
+        .map(|connection| {
             let (jobs, next, failures) = (jobs.clone(), next.clone(), failures.clone());
-            let dav = ctx.server.dav.clone();
+            let dav = servers[connection % servers.len()].clone();
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -152,15 +164,14 @@ pub async fn upload(ctx: &Ctx<'_>) -> PhaseResult {
     }
     let elapsed = started.elapsed();
     let failures = failures.lock().unwrap_or_else(|p| p.into_inner());
-    if !failures.is_empty() {
+    if let Some(first) = failures.first() {
         return Err(format!(
-            "{} of {} PUTs not 201/204, e.g. {}",
+            "{} of {} PUTs not 201/204, e.g. {first}",
             failures.len(),
-            ctx.n(),
-            failures[0]
+            cards.len(),
         ));
     }
-    Ok(Measurement::from_durations(&[elapsed]).with_cards(ctx.n()))
+    Ok(elapsed)
 }
 
 /// A full, validated listing of the book: path -> etag.

@@ -3,6 +3,8 @@
 //! its reason and the run goes on.
 
 mod carddav;
+
+pub use carddav::put_all;
 mod graphql;
 mod import;
 
