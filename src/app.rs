@@ -13,6 +13,7 @@ use axum::routing::get;
 
 use crate::auth::Authenticator;
 use crate::dav::DavLimits;
+use crate::download::ExportPermits;
 use crate::graphql::GraphqlState;
 use crate::limits::Limits;
 use crate::store::{CardLimits, ChangeHub, Store};
@@ -33,6 +34,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub dav: DavLimits,
     pub graphql: GraphqlState,
+    /// Whole-book exports running at once (GraphQL's and the download's).
+    pub exports: ExportPermits,
     /// The cap on every request body, applied to the whole router.
     #[from_ref(skip)]
     pub max_body_bytes: usize,
@@ -44,11 +47,13 @@ impl AppState {
     /// ([`ChangeHub::start`], as `serve` does) when subscriptions are to hear of changes.
     pub fn new(store: Store, options: AppOptions, changes: ChangeHub) -> AppState {
         let limits = options.limits;
+        let exports = ExportPermits::new(&limits);
         let store = store.with_card_limits(CardLimits::from(&limits));
         AppState {
             authenticator: Authenticator::new(store.clone(), &limits),
             dav: DavLimits::from(&limits),
-            graphql: GraphqlState::new(&limits, options.allowed_origins, changes),
+            graphql: GraphqlState::new(&limits, options.allowed_origins, changes, exports.clone()),
+            exports,
             max_body_bytes: limits.max_body_bytes,
             store,
         }
@@ -66,6 +71,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(crate::graphql::router())
         .merge(crate::dav::router())
+        .merge(crate::download::router())
         // Each front end reads its bodies itself, within `max_body_bytes` (and CardDAV PUT
         // within `max_card_bytes`), only after authentication, and refuses a larger one in its
         // own terms (a DAV precondition, a GraphQL error). This covers any extractor added

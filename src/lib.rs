@@ -28,6 +28,7 @@ pub mod config;
 pub mod dav;
 pub mod db;
 pub mod domain;
+pub mod download;
 #[cfg(test)]
 pub(crate) mod fuzzing;
 pub mod graphql;

@@ -98,8 +98,9 @@ limits! {
     graphql_max_root_fields: usize = 32,
     /// Largest GraphQL page (`first`/`last`).
     graphql_max_page_size: usize = 100,
-    /// Whole-book GraphQL exports (`exportContacts`) running at once across all users; others
-    /// wait up to 30 s, then get `UNAVAILABLE`.
+    /// Whole-book exports (GraphQL `exportContacts` and `GET /export/{book}` downloads
+    /// together) running at once across all users; others wait up to 30 s, then get
+    /// `UNAVAILABLE` (GraphQL) or 503 (download).
     graphql_max_concurrent_exports: usize = 4,
     /// Most subscriptions open at once on one GraphQL WebSocket.
     graphql_max_subscriptions: usize = 16,

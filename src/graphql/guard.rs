@@ -376,7 +376,9 @@ mod tests {
     #[tokio::test]
     async fn client_introspection_passes_every_limit() {
         assert!(check(INTROSPECTION).is_ok());
-        let schema = crate::graphql::build_schema(&Limits::default());
+        let limits = Limits::default();
+        let schema =
+            crate::graphql::build_schema(&limits, crate::download::ExportPermits::new(&limits));
         let response = schema.execute(INTROSPECTION).await;
         assert!(response.errors.is_empty(), "{:?}", response.errors);
     }

@@ -27,6 +27,7 @@ mod ws;
 
 use std::sync::Arc;
 
+use crate::download::ExportPermits;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Context, Data, Schema};
@@ -35,7 +36,6 @@ use axum::extract::{FromRef, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::sync::Semaphore;
 
 use crate::auth::{AuthError, Authenticated, Authenticator, Peer};
 use crate::limits::Limits;
@@ -61,22 +61,17 @@ pub type RolodexSchema = Schema<Queries, Mutations, SubscriptionRoot>;
 /// The limits resolvers read (page size, search size), as schema data.
 pub(crate) struct SchemaLimits(pub Limits);
 
-/// Permits for `Limits::graphql_max_concurrent_exports` (whole-book exports running at once,
-/// across all users: each holds a book's text in memory), as schema data.
-pub(crate) struct ExportPermits(pub Arc<Semaphore>);
-
-/// The schema with its limits. Per-request data (store, principal, loaders) is attached to
+/// The schema with its limits and the server's export permits (shared with the export
+/// download, `crate::download`). Per-request data (store, principal, loaders) is attached to
 /// each request, so one schema serves every user.
-pub fn build_schema(limits: &Limits) -> RolodexSchema {
+pub fn build_schema(limits: &Limits, exports: ExportPermits) -> RolodexSchema {
     Schema::build(Queries::default(), Mutations::default(), SubscriptionRoot)
         .limit_depth(limits.graphql_max_depth)
         .limit_complexity(limits.graphql_max_complexity)
         .limit_recursive_depth(guard::MAX_RECURSION)
         .extension(guard::RequestGuard::new(limits))
         .data(SchemaLimits(limits.clone()))
-        .data(ExportPermits(Arc::new(Semaphore::new(
-            limits.graphql_max_concurrent_exports.max(1),
-        ))))
+        .data(exports)
         .finish()
 }
 
@@ -97,9 +92,14 @@ pub struct GraphqlState {
 impl GraphqlState {
     /// The schema is built here, once. `changes` is the process's change hub, listening or
     /// not (see [`ChangeHub`]): subscriptions hear what it hears.
-    pub fn new(limits: &Limits, allowed_origins: Vec<String>, changes: ChangeHub) -> GraphqlState {
+    pub fn new(
+        limits: &Limits,
+        allowed_origins: Vec<String>,
+        changes: ChangeHub,
+        exports: ExportPermits,
+    ) -> GraphqlState {
         GraphqlState {
-            schema: build_schema(limits),
+            schema: build_schema(limits, exports),
             changes,
             allowed_origins: Arc::new(allowed_origins),
             max_body_bytes: limits.max_body_bytes,
@@ -114,7 +114,8 @@ impl GraphqlState {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&Limits::default()).sdl()
+    let limits = Limits::default();
+    build_schema(&limits, ExportPermits::new(&limits)).sdl()
 }
 
 pub(crate) fn limits<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Limits> {

@@ -1082,6 +1082,81 @@ async fn cli_import_export_and_exit_codes() {
 }
 
 #[tokio::test]
+async fn the_export_download_sends_the_same_bytes_as_the_export() {
+    let book = Book::new("download").await;
+    book.import(&["apple-contacts.vcf", "google-contacts.csv"])
+        .await;
+    let token = common::token(&book.store, &book.user).await;
+    let base = common::serve(&book.store).await;
+    let http = reqwest::Client::new();
+    let get = |path: String| http.get(format!("{base}{path}")).bearer_auth(&token).send();
+    for (name, format, content_type, file) in [
+        ("vcf3", ExportFormat::VCard3, "text/vcard", "contacts.vcf"),
+        ("vcf4", ExportFormat::VCard4, "text/vcard", "contacts.vcf"),
+        (
+            "drop-json",
+            ExportFormat::DropJson,
+            "application/json",
+            "contacts.json",
+        ),
+        ("csv", ExportFormat::Csv, "text/csv", "contacts.csv"),
+    ] {
+        let response = get(format!("/export/contacts?format={name}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        let header = |h: &str| response.headers()[h].to_str().unwrap().to_owned();
+        assert!(header("content-type").starts_with(content_type), "{name}");
+        assert_eq!(
+            header("content-disposition"),
+            format!("attachment; filename=\"{file}\"")
+        );
+        assert_eq!(header("cache-control"), "no-store");
+        assert_eq!(
+            response.text().await.unwrap(),
+            book.export(format).await,
+            "{name}"
+        );
+    }
+    // vCard 4.0 unless asked otherwise.
+    let plain = get("/export/contacts".to_owned()).await.unwrap();
+    assert_eq!(
+        plain.text().await.unwrap(),
+        book.export(ExportFormat::VCard4).await
+    );
+
+    let unknown = get("/export/contacts?format=pdf".to_owned()).await.unwrap();
+    assert_eq!(unknown.status(), 400);
+    assert!(unknown.text().await.unwrap().contains("vcf4"));
+    let missing = get("/export/nope?format=vcf4".to_owned()).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    // Bytes that are no text, in the name or the query: refused, never a 500.
+    for hostile in ["/export/%ff%fe?format=vcf4", "/export/contacts?format=%ff"] {
+        let response = get(hostile.to_owned()).await.unwrap();
+        assert_eq!(response.status(), 400, "{hostile}");
+    }
+    // Another user's token reaches only that user's own books: this user has no "contacts"
+    // with these cards, and no way to name the first user's.
+    let other_user = common::user(&book.store, "download-other").await;
+    let other_token = common::token(&book.store, &other_user).await;
+    let theirs = http
+        .get(format!("{base}/export/contacts"))
+        .bearer_auth(&other_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 200);
+    assert!(!theirs.text().await.unwrap().contains("BEGIN:VCARD"));
+    let anonymous = http
+        .get(format!("{base}/export/contacts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers().contains_key("www-authenticate"));
+}
+
+#[tokio::test]
 async fn graphql_export_and_import_use_the_same_code_path() {
     let book = Book::new("gql-io").await;
     book.import(&["apple-contacts.vcf", "google-contacts.csv"])
