@@ -30,6 +30,7 @@ PHASES = [
     ("put_if_match", "PUT with If-Match"),
     ("graphql_page", "GraphQL first 100"),
     ("graphql_search", "GraphQL search"),
+    ("graphql_export", "GraphQL exportContacts"),
     ("import", "import N-card .vcf"),
 ]
 STYLE = {

@@ -1,5 +1,6 @@
-//! Phase 8, Rolodex only: GraphQL's first page of contacts with every field, and the
-//! accent- and case-insensitive `search`, checked against the generated data.
+//! Phase 8, Rolodex only: GraphQL's first page of contacts with every field, the accent- and
+//! case-insensitive `search`, and the whole book as one `exportContacts(format: VCF4)` string,
+//! checked against the generated data.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -49,6 +50,46 @@ type PhaseResult = Result<Measurement, String>;
 
 pub async fn run(ctx: &Ctx<'_>, needle: &Needle) -> (PhaseResult, PhaseResult) {
     (page(ctx).await, search(ctx, needle).await)
+}
+
+const EXPORT_QUERY: &str = "query BenchExport { exportContacts(format: VCF4) }";
+
+/// The whole book as vCard 4.0 in one answer (every card converted from the 3.0 uploaded):
+/// exactly the generated UIDs, each once, each card a 4.0 one.
+pub async fn export(ctx: &Ctx<'_>) -> PhaseResult {
+    let wanted: BTreeSet<&str> = ctx.cards.iter().map(|c| c.uid.as_str()).collect();
+    let mut samples = Vec::new();
+    for _ in 0..ctx.reps.export {
+        let (reply, value) = post(ctx, EXPORT_QUERY, json!({})).await?;
+        let text = value
+            .pointer("/data/exportContacts")
+            .and_then(Value::as_str)
+            .ok_or("GraphQL: no data.exportContacts string")?;
+        let (mut cards, mut v4) = (0usize, 0usize);
+        let mut uids = BTreeSet::new();
+        for line in text.lines() {
+            match line {
+                "BEGIN:VCARD" => cards += 1,
+                "VERSION:4.0" => v4 += 1,
+                _ => {
+                    if let Some(uid) = line.strip_prefix("UID:") {
+                        uids.insert(uid);
+                    }
+                }
+            }
+        }
+        if cards != ctx.n() || v4 != ctx.n() || uids != wanted {
+            let missing: Vec<_> = wanted.difference(&uids).take(3).collect();
+            return Err(format!(
+                "exportContacts: {cards} cards, {v4} of them 4.0, {} UIDs, expected {} \
+                 (missing {missing:?})",
+                uids.len(),
+                ctx.n()
+            ));
+        }
+        samples.push(reply.elapsed);
+    }
+    Ok(Measurement::from_durations(&samples))
 }
 
 async fn post(ctx: &Ctx<'_>, query: &str, variables: Value) -> Result<(Reply, Value), String> {

@@ -40,11 +40,12 @@ pub enum PhaseId {
     PutIfMatch,
     GraphqlPage,
     GraphqlSearch,
+    GraphqlExport,
     Import,
 }
 
 impl PhaseId {
-    pub const ALL: [PhaseId; 12] = [
+    pub const ALL: [PhaseId; 13] = [
         PhaseId::Upload,
         PhaseId::Propfind,
         PhaseId::MultigetAll,
@@ -56,6 +57,7 @@ impl PhaseId {
         PhaseId::PutIfMatch,
         PhaseId::GraphqlPage,
         PhaseId::GraphqlSearch,
+        PhaseId::GraphqlExport,
         PhaseId::Import,
     ];
 
@@ -73,6 +75,7 @@ impl PhaseId {
             PhaseId::PutIfMatch => "put_if_match",
             PhaseId::GraphqlPage => "graphql_page",
             PhaseId::GraphqlSearch => "graphql_search",
+            PhaseId::GraphqlExport => "graphql_export",
             PhaseId::Import => "import",
         }
     }
@@ -90,6 +93,7 @@ impl PhaseId {
             PhaseId::PutIfMatch => "PUT update with If-Match",
             PhaseId::GraphqlPage => "GraphQL first 100, all fields",
             PhaseId::GraphqlSearch => "GraphQL search (Cyrillic)",
+            PhaseId::GraphqlExport => "GraphQL exportContacts (VCF4)",
             PhaseId::Import => "import N-card .vcf (CLI)",
         }
     }
@@ -131,6 +135,7 @@ pub struct Reps {
     pub get: usize,
     pub put: usize,
     pub graphql: usize,
+    pub export: usize,
 }
 
 impl Reps {
@@ -145,6 +150,7 @@ impl Reps {
             get: 200,
             put: 50,
             graphql: 20,
+            export: if big { 3 } else { 5 },
         }
     }
 }
@@ -315,9 +321,11 @@ pub async fn run(
         let (page, search) = graphql::run(&ctx, &needles.search).await;
         note(PhaseId::GraphqlPage, page.into());
         note(PhaseId::GraphqlSearch, search.into());
+        note(PhaseId::GraphqlExport, graphql::export(&ctx).await.into());
     } else {
         note(PhaseId::GraphqlPage, Outcome::NotApplicable);
         note(PhaseId::GraphqlSearch, Outcome::NotApplicable);
+        note(PhaseId::GraphqlExport, Outcome::NotApplicable);
     }
     // Memory and disk before the import: the import doubles the data, and peers have none.
     let resources = server.resources();

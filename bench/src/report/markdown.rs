@@ -1,5 +1,6 @@
 //! The markdown report: one comparison table per N (a column per server, and for each peer
-//! a ratio against Rolodex), Rolodex's scaling over N, and every failure with its reason.
+//! a ratio against Rolodex), Rolodex's scaling over N, Rolodex's figures against the scale
+//! goals README's performance section names, and every failure with its reason.
 
 use std::fmt::Write as _;
 
@@ -51,6 +52,7 @@ pub fn render(report: &Report) -> String {
         comparison(&mut md, report, n);
     }
     scaling(&mut md, report);
+    goals(&mut md, report);
     failures(&mut md, report);
     md
 }
@@ -215,6 +217,127 @@ fn scaling(md: &mut String, report: &Report) {
         let _ = writeln!(md, "{row}");
     }
     let _ = writeln!(md);
+}
+
+/// What a scale goal holds Rolodex to: a phase (or the server's peak memory) at one N.
+struct Goal {
+    n: usize,
+    what: GoalOn,
+    /// At most this time (seconds) or memory (MiB); at least this throughput (cards/s).
+    bound: f64,
+    target: &'static str,
+}
+
+enum GoalOn {
+    Phase(PhaseId),
+    PeakRss,
+}
+
+const GOALS: [Goal; 8] = [
+    Goal {
+        n: 10_000,
+        what: GoalOn::Phase(PhaseId::Upload),
+        bound: 1000.0,
+        target: "≥ 1,000 cards/s",
+    },
+    Goal {
+        n: 10_000,
+        what: GoalOn::Phase(PhaseId::MultigetAll),
+        bound: 0.25,
+        target: "≤ 250 ms",
+    },
+    Goal {
+        n: 100_000,
+        what: GoalOn::Phase(PhaseId::Propfind),
+        bound: 0.25,
+        target: "≤ 250 ms",
+    },
+    Goal {
+        n: 100_000,
+        what: GoalOn::Phase(PhaseId::SyncInitial),
+        bound: 0.25,
+        target: "≤ 250 ms",
+    },
+    Goal {
+        n: 100_000,
+        what: GoalOn::Phase(PhaseId::GraphqlExport),
+        bound: 2.0,
+        target: "≤ 2 s",
+    },
+    Goal {
+        n: 100_000,
+        what: GoalOn::Phase(PhaseId::Import),
+        bound: 20.0,
+        target: "≤ 20 s",
+    },
+    Goal {
+        n: 100_000,
+        what: GoalOn::PeakRss,
+        bound: 96.0,
+        target: "≤ 96 MiB",
+    },
+    Goal {
+        n: 1_000_000,
+        what: GoalOn::PeakRss,
+        bound: 96.0,
+        target: "≤ 96 MiB",
+    },
+];
+
+/// Rolodex's figure for each goal whose N this run measured, and whether it is met.
+fn goals(md: &mut String, report: &Report) {
+    let mut rows = Vec::new();
+    for goal in &GOALS {
+        let Some(run) = report
+            .run(Kind::Rolodex, goal.n)
+            .filter(|r| r.error.is_none())
+        else {
+            continue;
+        };
+        let (label, figure_text, met) = match goal.what {
+            GoalOn::Phase(phase) => {
+                let (text, met) = match run.outcome(phase) {
+                    Some(Outcome::Ok(m)) => {
+                        let met = match phase.metric() {
+                            Metric::Time => m.median_s <= goal.bound,
+                            Metric::Throughput => m.cards_per_s.unwrap_or(0.0) >= goal.bound,
+                        };
+                        (figure(phase, m), Some(met))
+                    }
+                    other => (cell(phase, other), None),
+                };
+                (phase.label(), text, met)
+            }
+            GoalOn::PeakRss => match RESOURCE_ROWS[0].1(run) {
+                Some(bytes) => (
+                    RESOURCE_ROWS[0].0,
+                    format_mib(bytes),
+                    Some(bytes / (1024.0 * 1024.0) <= goal.bound),
+                ),
+                None => (RESOURCE_ROWS[0].0, "-".into(), None),
+            },
+        };
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "not measured",
+        };
+        rows.push(format!(
+            "| {label} | {} | {} | {figure_text} | {verdict} |",
+            thousands(goal.n as f64),
+            goal.target
+        ));
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## Scale goals\n\nRolodex against the goals in README's performance section (which says \
+         why a missed one is missed). Peak RSS is the server's own, after every phase but the \
+         import (a separate process).\n\n| Phase | N | Goal | Rolodex | |\n|---|---:|---|---:|---|\n{}\n",
+        rows.join("\n")
+    );
 }
 
 fn failures(md: &mut String, report: &Report) {

@@ -1,36 +1,33 @@
 //! Exporting an address book: every live card as vCard 3.0 or 4.0 (the stored text itself when
 //! it already is in that version, else a real conversion), as the Drop messenger's contacts
 //! JSON (with tombstones for deleted contacts, as the Drop format expects), or as a Google
-//! Contacts CSV. The CLI (`rolodex export`) and GraphQL (`exportContacts`) both go through
-//! [`Store::export`], so they produce the same bytes.
+//! Contacts CSV. The CLI (`rolodex export`), GraphQL (`exportContacts`) and the download
+//! (`GET /export/{book}`) all go through [`Store::export`], so they produce the same bytes.
 //!
-//! Output is sorted by display name, then UID, so exporting the same contacts gives the same
-//! text whatever their database ids. The order is the folded display name
-//! ([`text::fold`], which PostgreSQL cannot compute), so an export first reads a small key per
-//! card (id, kind, UID, display name, deletion time: tens of bytes, no card text), sorts them
-//! and keeps only the ids; then it reads the cards a page at a time in that order and renders
-//! each page as it goes ([`Export::next_chunk`]). What it holds is those ids and one page,
-//! plus, for CSV, the names of the book's groups (labels of their members). A CSV header
-//! depends on the fullest contact, so a CSV export reads the pages twice.
+//! vCard and CSV exports are in the order of every listing of a book: the folded sort name
+//! (last, first and middle name, else display name, company, user name; see
+//! `store::projection`), then id. So exporting the same contacts gives the same text, and an
+//! export imported into an empty book (ids given in file order, the same names) exports to it
+//! again. PostgreSQL keeps that order in an index, so these exports read a page of cards at a
+//! time by keyset ([`pages`]) and render each page as it goes ([`Export::next_chunk`]): what
+//! they hold is one page whatever the size of the book, plus, for CSV, the names of the book's
+//! groups (labels of their members). A vCard export reads only the stored texts; a CSV header
+//! depends on the fullest contact, so a CSV export reads the pages twice. A Drop contact keeps
+//! no structured name, so a Drop export has an order of its own ([`drop_order`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
-
+mod drop_order;
+mod pages;
 mod render;
 
+use self::pages::{After, StoredText};
 use self::render::{csv_contact, drop_contact, vcards};
 use super::projection::member_uid;
-use super::reads::hydrate;
 use super::{ContactRecord, Principal, Store, StoreResult};
-use crate::db::models::ContactRow;
-use crate::db::schema::contacts;
 use crate::domain::contact::CardKind;
 use crate::domain::formats::csv_out::CsvColumns;
 use crate::domain::formats::drop::DropWriter;
-use crate::domain::text;
 use crate::domain::vcard::RenderVersion;
 
 /// Cards an export reads per page unless told otherwise (the CLI; the server reads
@@ -81,7 +78,7 @@ impl Store {
             .await?;
         // The text is about as long as the stored cards: reserved at once, it is not grown
         // (and, for a while, held twice) by doubling.
-        let mut out = String::with_capacity(export.size_hint);
+        let mut out = String::with_capacity(self.export_text_bytes(address_book_id).await?);
         while let Some(chunk) = export.next_chunk().await? {
             out.push_str(&chunk);
         }
@@ -91,7 +88,8 @@ impl Store {
     /// Starts an export of one of the principal's address books in `format`, to be read a
     /// page of `page_cards` cards at a time with [`Export::next_chunk`]. Pages are separate
     /// statements: a card changed while the export runs is written as it is when its page is
-    /// read, and one deleted meanwhile is left out.
+    /// read (or, if its new name moved it behind the page being read, not at all), and one
+    /// deleted meanwhile is left out, as in a CardDAV listing.
     pub async fn export(
         &self,
         principal: &Principal,
@@ -100,129 +98,30 @@ impl Store {
         page_cards: usize,
     ) -> StoreResult<Export> {
         self.get_address_book(principal, address_book_id).await?;
-        let with_tombstones = format == ExportFormat::DropJson;
-        let mut conn = self.conn().await?;
-        let mut select = contacts::table
-            .filter(contacts::address_book_id.eq(address_book_id))
-            .select((
-                contacts::id,
-                contacts::kind,
-                contacts::uid,
-                contacts::display_name,
-                contacts::deleted_at,
-                diesel::dsl::sql::<diesel::sql_types::Integer>("octet_length(contacts.vcard)"),
-            ))
-            .order(contacts::id)
-            .into_boxed();
-        if !with_tombstones {
-            select = select.filter(contacts::deleted_at.is_null());
-        }
-        let rows: Vec<KeyRow> = select.load(&mut conn).await?;
-        drop(conn);
-        let mut keys: Vec<Key> = rows
-            .into_iter()
-            .map(|(id, kind, uid, display_name, deleted_at, size)| Key {
-                order: (
-                    deleted_at.is_some(),
-                    text::fold(display_name.as_deref().unwrap_or_default()),
-                    uid,
-                    id,
-                ),
-                kind,
-                deleted_at,
-                size: usize::try_from(size).unwrap_or(0),
-            })
-            .collect();
-        keys.sort_unstable_by(|a, b| a.order.cmp(&b.order));
-        let size_hint = keys.iter().map(|k| k.size).sum::<usize>();
-        let (ids, groups) = match format {
-            ExportFormat::VCard3 | ExportFormat::VCard4 => {
-                (keys.iter().map(Key::id).collect(), Vec::new())
-            }
-            ExportFormat::DropJson => (drop_selection(&keys), Vec::new()),
-            ExportFormat::Csv => (
-                keys.iter()
-                    .filter(|k| k.kind == CardKind::Individual)
-                    .map(Key::id)
-                    .collect(),
-                keys.iter()
-                    .filter(|k| k.kind == CardKind::Group)
-                    .map(Key::id)
-                    .collect(),
-            ),
+        let source = match format {
+            ExportFormat::DropJson => Source::Ids {
+                ids: self.drop_export_ids(address_book_id).await?,
+                position: 0,
+            },
+            _ => Source::Keyset {
+                after: After::default(),
+                done: false,
+            },
         };
-        drop(keys);
         let mut export = Export {
             store: self.clone(),
             address_book_id,
             format,
             page_cards: page_cards.max(1),
-            ids,
-            position: 0,
+            source,
+            started: false,
             state: State::Start,
-            size_hint,
         };
         if format == ExportFormat::Csv {
-            export.state = export.csv_prelude(&groups).await?;
+            export.state = export.csv_prelude().await?;
         }
         Ok(export)
     }
-}
-
-type KeyRow = (
-    i64,
-    CardKind,
-    String,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    i32,
-);
-
-/// What an export's order and selection need to know about a card.
-struct Key {
-    /// Live before deleted, then folded display name, UID and id (creation order).
-    order: (bool, String, String, i64),
-    kind: CardKind,
-    deleted_at: Option<DateTime<Utc>>,
-    /// Octets of the stored card.
-    size: usize,
-}
-
-impl Key {
-    fn id(&self) -> i64 {
-        self.order.3
-    }
-
-    fn uid(&self) -> &str {
-        &self.order.2
-    }
-}
-
-/// The cards a Drop export lists, in export order: individuals, live or else the latest
-/// tombstone of a UID that has no live card.
-fn drop_selection(keys: &[Key]) -> Vec<i64> {
-    let live: HashSet<&str> = keys
-        .iter()
-        .filter(|k| k.deleted_at.is_none())
-        .map(Key::uid)
-        .collect();
-    let mut tombstones: HashMap<&str, &Key> = HashMap::new();
-    for key in keys.iter().filter(|k| k.deleted_at.is_some()) {
-        if live.contains(key.uid()) {
-            continue;
-        }
-        let entry = tombstones.entry(key.uid()).or_insert(key);
-        if key.deleted_at > entry.deleted_at {
-            *entry = key;
-        }
-    }
-    keys.iter()
-        .filter(|k| k.kind == CardKind::Individual)
-        .filter(|k| {
-            k.deleted_at.is_none() || tombstones.get(k.uid()).is_some_and(|t| t.id() == k.id())
-        })
-        .map(Key::id)
-        .collect()
 }
 
 /// Where an export being read stands.
@@ -237,18 +136,30 @@ enum State {
     Done,
 }
 
+/// One page of an export: stored texts for a vCard export, whole records otherwise.
+enum Page {
+    Texts(Vec<StoredText>),
+    Records(Vec<ContactRecord>),
+}
+
 /// An export being read a page at a time ([`Store::export`]).
 pub struct Export {
     store: Store,
     address_book_id: i64,
     format: ExportFormat,
     page_cards: usize,
-    /// The cards to write, in export order.
-    ids: Vec<i64>,
-    position: usize,
+    source: Source,
+    /// Whether a page has been written (a CSV header goes before the first).
+    started: bool,
     state: State,
-    /// About how long the text is (the stored cards' octets).
-    size_hint: usize,
+}
+
+/// Where an export's cards come from.
+enum Source {
+    /// Live cards in listing order, a keyset page at a time (vCard, CSV).
+    Keyset { after: After, done: bool },
+    /// These cards, in this order (Drop JSON).
+    Ids { ids: Vec<i64>, position: usize },
 }
 
 impl Export {
@@ -266,67 +177,90 @@ impl Export {
                 self.state = State::Start;
             }
             State::Csv { columns, groups_of } => {
-                if self.position == 0 {
+                if !self.started {
                     columns.write_header(&mut out);
                 }
                 self.state = State::Csv { columns, groups_of };
             }
             State::Drop(writer) => self.state = State::Drop(writer),
         }
-        let Some(records) = self.next_page().await? else {
+        let page = self.next_page().await?;
+        self.started = true;
+        let Some(page) = page else {
             if let State::Drop(writer) = std::mem::replace(&mut self.state, State::Done) {
                 writer.finish(&mut out);
             }
             return Ok((!out.is_empty()).then_some(out));
         };
-        match (&mut self.state, self.format) {
-            (State::Start, ExportFormat::VCard3) => vcards(&mut out, &records, RenderVersion::V3),
-            (State::Start, _) => vcards(&mut out, &records, RenderVersion::V4),
-            (State::Drop(writer), _) => {
+        match (page, &mut self.state, self.format) {
+            (Page::Texts(texts), _, ExportFormat::VCard3) => {
+                vcards(&mut out, &texts, RenderVersion::V3)
+            }
+            (Page::Texts(texts), _, _) => vcards(&mut out, &texts, RenderVersion::V4),
+            (Page::Records(records), State::Drop(writer), _) => {
                 for record in &records {
                     writer.contact(&mut out, &drop_contact(record));
                 }
             }
-            (State::Csv { columns, groups_of }, _) => {
+            (Page::Records(records), State::Csv { columns, groups_of }, _) => {
                 for record in &records {
                     columns.write_row(&mut out, &csv_contact(record, groups_of));
                 }
             }
-            (State::Done, _) => {}
+            (Page::Records(_), _, _) => {}
         }
         Ok(Some(out))
     }
 
     /// The next page of cards, in export order (those deleted since the export started left
-    /// out); `None` after the last one.
-    async fn next_page(&mut self) -> StoreResult<Option<Vec<ContactRecord>>> {
-        if self.position >= self.ids.len() {
-            return Ok(None);
+    /// out, but for a Drop export's tombstones); `None` after the last.
+    async fn next_page(&mut self) -> StoreResult<Option<Page>> {
+        let (store, book, cards) = (&self.store, self.address_book_id, self.page_cards);
+        match &mut self.source {
+            Source::Keyset { after, done } => {
+                while !*done {
+                    let (page, more) = if self.format == ExportFormat::Csv {
+                        // Groups go out as their members' labels (`csv_prelude`).
+                        let (records, more) = store
+                            .export_records(book, CardKind::Individual, after, cards)
+                            .await?;
+                        (Page::Records(records), more)
+                    } else {
+                        let (texts, more) = store.export_texts(book, after, cards).await?;
+                        (Page::Texts(texts), more)
+                    };
+                    *done = !more;
+                    if !page.is_empty() {
+                        return Ok(Some(page));
+                    }
+                }
+                Ok(None)
+            }
+            Source::Ids { ids, position } => {
+                if *position >= ids.len() {
+                    return Ok(None);
+                }
+                let end = (*position + cards).min(ids.len());
+                let page = &ids[*position..end];
+                *position = end;
+                Ok(Some(Page::Records(
+                    store.export_records_by_id(book, page).await?,
+                )))
+            }
         }
-        let end = (self.position + self.page_cards).min(self.ids.len());
-        let ids = &self.ids[self.position..end];
-        self.position = end;
-        let records = self
-            .store
-            .export_records(
-                self.address_book_id,
-                ids,
-                self.format == ExportFormat::DropJson,
-            )
-            .await?;
-        Ok(Some(records))
     }
 
     /// For CSV: the labels groups give their members, and a first pass over the contacts for
     /// the header's columns.
-    async fn csv_prelude(&mut self, groups: &[i64]) -> StoreResult<State> {
+    async fn csv_prelude(&mut self) -> StoreResult<State> {
+        let (store, book, cards) = (&self.store, self.address_book_id, self.page_cards);
         let mut groups_of: HashMap<String, Vec<String>> = HashMap::new();
-        for page in groups.chunks(self.page_cards) {
-            for group in self
-                .store
-                .export_records(self.address_book_id, page, false)
-                .await?
-            {
+        let mut after = After::default();
+        loop {
+            let (groups, more) = store
+                .export_records(book, CardKind::Group, &mut after, cards)
+                .await?;
+            for group in &groups {
                 let Some(name) = group.fields.display_name.as_deref() else {
                     continue;
                 };
@@ -337,42 +271,31 @@ impl Export {
                         .push(name.to_owned());
                 }
             }
-        }
-        let mut columns = CsvColumns::default();
-        while let Some(records) = self.next_page().await? {
-            for record in &records {
-                columns.widen(&record.fields);
+            if !more {
+                break;
             }
         }
-        self.position = 0;
+        let mut columns = CsvColumns::default();
+        while let Some(page) = self.next_page().await? {
+            if let Page::Records(records) = page {
+                for record in &records {
+                    columns.widen(&record.fields);
+                }
+            }
+        }
+        self.source = Source::Keyset {
+            after: After::default(),
+            done: false,
+        };
         Ok(State::Csv { columns, groups_of })
     }
 }
 
-impl Store {
-    /// The cards of a book with these ids (live ones only unless `with_deleted`), in that
-    /// order.
-    async fn export_records(
-        &self,
-        address_book_id: i64,
-        ids: &[i64],
-        with_deleted: bool,
-    ) -> StoreResult<Vec<ContactRecord>> {
-        let mut conn = self.conn().await?;
-        let mut select = contacts::table
-            .filter(contacts::address_book_id.eq(address_book_id))
-            .filter(contacts::id.eq_any(ids))
-            .select(ContactRow::as_select())
-            .into_boxed();
-        if !with_deleted {
-            select = select.filter(contacts::deleted_at.is_null());
+impl Page {
+    fn is_empty(&self) -> bool {
+        match self {
+            Page::Texts(texts) => texts.is_empty(),
+            Page::Records(records) => records.is_empty(),
         }
-        let rows: Vec<ContactRow> = select.load(&mut conn).await?;
-        let mut by_id: HashMap<i64, ContactRecord> = hydrate(&mut conn, rows)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 }

@@ -6,20 +6,17 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use super::pages::StoredText;
 use crate::domain::formats::csv_out::CsvContact;
 use crate::domain::formats::drop::{DropContact, X_DROP_ID};
 use crate::domain::vcard::{self, Card, PropertyView, RenderVersion};
 use crate::store::ContactRecord;
 use crate::store::represent::representation;
 
-pub(super) fn vcards(out: &mut String, records: &[ContactRecord], version: RenderVersion) {
-    for record in records {
+pub(super) fn vcards(out: &mut String, texts: &[StoredText], version: RenderVersion) {
+    for text in texts {
         // Never drops a card: one that no longer parses goes out as stored.
-        out.push_str(&representation(
-            &record.vcard,
-            record.vcard_version,
-            Some(version),
-        ));
+        out.push_str(&representation(&text.vcard, text.version, Some(version)));
         if !out.ends_with('\n') {
             out.push_str("\r\n");
         }
