@@ -22,9 +22,9 @@ mod pages;
 mod render;
 
 use self::pages::{After, StoredText};
-use self::render::{csv_contact, drop_contact, vcards};
+use self::render::{csv_contact, drop_contact, vcards_page};
 use super::projection::member_uid;
-use super::{ContactRecord, Principal, Store, StoreResult};
+use super::{ContactRecord, Principal, Store, StoreError, StoreResult};
 use crate::domain::contact::CardKind;
 use crate::domain::formats::csv_out::CsvColumns;
 use crate::domain::formats::drop::DropWriter;
@@ -103,9 +103,14 @@ impl Store {
                 ids: self.drop_export_ids(address_book_id).await?,
                 position: 0,
             },
-            _ => Source::Keyset {
+            ExportFormat::Csv => Source::Keyset {
                 after: After::default(),
                 done: false,
+            },
+            ExportFormat::VCard3 | ExportFormat::VCard4 => Source::Texts {
+                after: After::default(),
+                done: false,
+                ahead: None,
             },
         };
         let mut export = Export {
@@ -156,7 +161,14 @@ pub struct Export {
 
 /// Where an export's cards come from.
 enum Source {
-    /// Live cards in listing order, a keyset page at a time (vCard, CSV).
+    /// The stored texts of live cards in listing order, a keyset page at a time, the next
+    /// page read while this one is converted (vCard).
+    Texts {
+        after: After,
+        done: bool,
+        ahead: Option<TextsAhead>,
+    },
+    /// Live contacts in listing order, a keyset page at a time (CSV).
     Keyset { after: After, done: bool },
     /// These cards, in this order (Drop JSON).
     Ids { ids: Vec<i64>, position: usize },
@@ -193,10 +205,13 @@ impl Export {
             return Ok((!out.is_empty()).then_some(out));
         };
         match (page, &mut self.state, self.format) {
-            (Page::Texts(texts), _, ExportFormat::VCard3) => {
-                vcards(&mut out, &texts, RenderVersion::V3)
+            (Page::Texts(texts), _, format) => {
+                let version = match format {
+                    ExportFormat::VCard3 => RenderVersion::V3,
+                    _ => RenderVersion::V4,
+                };
+                out.push_str(&vcards_page(texts, version).await?);
             }
-            (Page::Texts(texts), _, _) => vcards(&mut out, &texts, RenderVersion::V4),
             (Page::Records(records), State::Drop(writer), _) => {
                 for record in &records {
                     writer.contact(&mut out, &drop_contact(record));
@@ -217,21 +232,36 @@ impl Export {
     async fn next_page(&mut self) -> StoreResult<Option<Page>> {
         let (store, book, cards) = (&self.store, self.address_book_id, self.page_cards);
         match &mut self.source {
+            Source::Texts { after, done, ahead } => {
+                while !*done {
+                    let (texts, next, more) = match ahead.take() {
+                        Some(page) => page.finish().await?,
+                        None => {
+                            let mut next = after.clone();
+                            let (texts, more) = store.export_texts(book, &mut next, cards).await?;
+                            (texts, next, more)
+                        }
+                    };
+                    *after = next;
+                    *done = !more;
+                    if more {
+                        *ahead = Some(TextsAhead::start(store, book, after.clone(), cards));
+                    }
+                    if !texts.is_empty() {
+                        return Ok(Some(Page::Texts(texts)));
+                    }
+                }
+                Ok(None)
+            }
             Source::Keyset { after, done } => {
                 while !*done {
-                    let (page, more) = if self.format == ExportFormat::Csv {
-                        // Groups go out as their members' labels (`csv_prelude`).
-                        let (records, more) = store
-                            .export_records(book, CardKind::Individual, after, cards)
-                            .await?;
-                        (Page::Records(records), more)
-                    } else {
-                        let (texts, more) = store.export_texts(book, after, cards).await?;
-                        (Page::Texts(texts), more)
-                    };
+                    // Groups go out as their members' labels (`csv_prelude`).
+                    let (records, more) = store
+                        .export_records(book, CardKind::Individual, after, cards)
+                        .await?;
                     *done = !more;
-                    if !page.is_empty() {
-                        return Ok(Some(page));
+                    if !records.is_empty() {
+                        return Ok(Some(Page::Records(records)));
                     }
                 }
                 Ok(None)
@@ -291,11 +321,28 @@ impl Export {
     }
 }
 
-impl Page {
-    fn is_empty(&self) -> bool {
-        match self {
-            Page::Texts(texts) => texts.is_empty(),
-            Page::Records(records) => records.is_empty(),
-        }
+/// The next page of stored texts, read on its own task while the current one is converted;
+/// aborted when dropped (the export abandoned), so no read outlives the export it was for.
+struct TextsAhead(tokio::task::JoinHandle<StoreResult<(Vec<StoredText>, After, bool)>>);
+
+impl TextsAhead {
+    fn start(store: &Store, book: i64, mut after: After, cards: usize) -> TextsAhead {
+        let store = store.clone();
+        TextsAhead(tokio::spawn(async move {
+            let (texts, more) = store.export_texts(book, &mut after, cards).await?;
+            Ok((texts, after, more))
+        }))
+    }
+
+    async fn finish(mut self) -> StoreResult<(Vec<StoredText>, After, bool)> {
+        (&mut self.0)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("reading the next page failed: {e}")))?
+    }
+}
+
+impl Drop for TextsAhead {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -3,6 +3,7 @@
 //! categories and the names of its groups as labels).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -10,10 +11,51 @@ use super::pages::StoredText;
 use crate::domain::formats::csv_out::CsvContact;
 use crate::domain::formats::drop::{DropContact, X_DROP_ID};
 use crate::domain::vcard::{self, Card, PropertyView, RenderVersion};
-use crate::store::ContactRecord;
 use crate::store::represent::representation;
+use crate::store::{ContactRecord, StoreError, StoreResult};
 
-pub(super) fn vcards(out: &mut String, texts: &[StoredText], version: RenderVersion) {
+/// A page with more cards than this is converted on the blocking pool, split over its
+/// threads: converting a card (parse and render) costs tens of microseconds, so a page of
+/// hundreds would stall a runtime worker and leave the other cores idle (measured on
+/// 100,000 cards: a one-thread export spent 70 % of its time converting).
+const INLINE_RENDER_CARDS: usize = 32;
+
+/// A page of stored texts as vCards in `version`, in page order.
+pub(super) async fn vcards_page(
+    texts: Vec<StoredText>,
+    version: RenderVersion,
+) -> StoreResult<String> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if texts.len() <= INLINE_RENDER_CARDS {
+        let mut out = String::new();
+        vcards(&mut out, &texts, version);
+        return Ok(out);
+    }
+    let texts = Arc::new(texts);
+    let per_thread = texts.len().div_ceil(threads.max(1));
+    let parts: Vec<_> = (0..texts.len())
+        .step_by(per_thread)
+        .map(|start| {
+            let texts = Arc::clone(&texts);
+            tokio::task::spawn_blocking(move || {
+                let end = (start + per_thread).min(texts.len());
+                let mut out = String::new();
+                vcards(&mut out, &texts[start..end], version);
+                out
+            })
+        })
+        .collect();
+    let mut out = String::new();
+    for part in parts {
+        let part = part
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("converting cards failed: {e}")))?;
+        out.push_str(&part);
+    }
+    Ok(out)
+}
+
+fn vcards(out: &mut String, texts: &[StoredText], version: RenderVersion) {
     for text in texts {
         // Never drops a card: one that no longer parses goes out as stored.
         out.push_str(&representation(&text.vcard, text.version, Some(version)));
