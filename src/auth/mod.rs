@@ -203,8 +203,16 @@ impl Authenticator {
             self.record_failure(Some(user), peer);
             return Err(AuthError::Invalid);
         }
-        // App passwords first: one indexed lookup, no argon2, never throttled (see
-        // `throttle`).
+        // The account password of a recent login costs one lookup of the user row (which a
+        // disabled or deleted user, or a changed password, fails at once) and no argon2; a
+        // client with an app password pays a second lookup (see `verified`).
+        let found = self.store.login_lookup(user).await?;
+        if let Some((principal, stored_hash)) = &found
+            && self.verified(user, password, stored_hash)
+        {
+            return Ok(principal.clone());
+        }
+        // App passwords: one indexed lookup, no argon2, never throttled (see `throttle`).
         if let Some(principal) = self
             .store
             .principal_for_secret(CredentialKind::AppPassword, &secret::hash_secret(password))
@@ -213,7 +221,7 @@ impl Authenticator {
         {
             return Ok(principal);
         }
-        self.account_password(user, password, peer)
+        self.check_account_password(user, password, peer, found)
             .await
             .map(|(principal, _)| principal)
     }
@@ -235,6 +243,18 @@ impl Authenticator {
         // password, is refused at once in every server process; only the argon2 check of an
         // unchanged stored hash is remembered (see `LOGIN_CACHE_TTL`).
         let found = self.store.login_lookup(user).await?;
+        self.check_account_password(user, password, peer, found)
+            .await
+    }
+
+    /// [`Authenticator::account_password`] against `found`, the user row as just read.
+    async fn check_account_password(
+        &self,
+        user: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+        found: Option<(Principal, String)>,
+    ) -> Result<(Principal, String), AuthError> {
         if let Some((principal, stored_hash)) = &found
             && self.verified(user, password, stored_hash)
         {

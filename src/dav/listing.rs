@@ -145,6 +145,8 @@ pub struct Listing {
     sync_token: Option<String>,
     /// Truncated before it starts (a sync limit): report the 507 at the end.
     truncated: bool,
+    /// Card texts already read with the entries (a multiget's first slice), by card id.
+    texts: HashMap<i64, CardBody>,
 }
 
 impl Listing {
@@ -171,7 +173,15 @@ impl Listing {
             matching: None,
             sync_token: None,
             truncated: false,
+            texts: HashMap::new(),
         }
+    }
+
+    /// Card texts read with the entries, used instead of reading them again (at most a
+    /// slice's worth: the caller bounds them).
+    pub fn with_texts(mut self, texts: Vec<CardBody>) -> Listing {
+        self.texts = texts.into_iter().map(|body| (body.meta.id, body)).collect();
+        self
     }
 
     /// Every live card of the book, read a page of `page_cards` at a time (in the order of
@@ -320,10 +330,23 @@ impl Cursor {
             })
             .collect();
         let bodies = if self.listing.needs_bodies() {
-            self.listing
-                .store
-                .card_bodies_by_id(&self.listing.principal, self.listing.book_id, &ids)
-                .await?
+            let mut bodies = Vec::with_capacity(ids.len());
+            let mut unread = Vec::new();
+            for id in ids.iter().copied() {
+                match self.listing.texts.remove(&id) {
+                    Some(body) => bodies.push(body),
+                    None => unread.push(id),
+                }
+            }
+            if !unread.is_empty() {
+                bodies.extend(
+                    self.listing
+                        .store
+                        .card_bodies_by_id(&self.listing.principal, self.listing.book_id, &unread)
+                        .await?,
+                );
+            }
+            bodies
         } else {
             Vec::new()
         };

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::listing::{Entry, Listing};
+use super::listing::{Entry, Listing, SLICE_BYTES};
 use super::paths::{self, Target};
 use super::props::{parse_sync_token, sync_token_at};
 use super::xml::names::QName;
@@ -128,12 +128,19 @@ async fn multiget(
     let mut wanted: Vec<String> = names.iter().flatten().cloned().collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let metas = if wanted.is_empty() {
-        Vec::new()
-    } else {
+    // With the card texts asked for, the same query reads the first slice's worth of them.
+    let (metas, texts) = if wanted.is_empty() {
+        (Vec::new(), Vec::new())
+    } else if props.wants_address_data() {
         ctx.store
-            .card_metas(&ctx.principal, book.id, Some(&wanted))
+            .card_metas_with_texts(&ctx.principal, book.id, &wanted, SLICE_BYTES)
             .await?
+    } else {
+        let metas = ctx
+            .store
+            .card_metas(&ctx.principal, book.id, Some(&wanted))
+            .await?;
+        (metas, Vec::new())
     };
     let mut by_name: HashMap<String, CardMeta> =
         metas.into_iter().map(|m| (m.href.clone(), m)).collect();
@@ -150,7 +157,9 @@ async fn multiget(
         })
         .collect();
     let book_href = paths::book_href(user, &book.slug);
-    Ok(Listing::new(ctx, book.id, book_href, props, entries).into_response())
+    Ok(Listing::new(ctx, book.id, book_href, props, entries)
+        .with_texts(texts)
+        .into_response())
 }
 
 async fn sync(

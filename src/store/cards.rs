@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::query::contains_pattern;
@@ -39,6 +39,16 @@ pub struct CardBody {
 }
 
 type MetaTuple = (i64, String, String, i32, i64, DateTime<Utc>);
+type MaybeBodyTuple = (
+    i64,
+    String,
+    String,
+    i32,
+    i64,
+    DateTime<Utc>,
+    Option<String>,
+    CardVersion,
+);
 type BodyTuple = (
     i64,
     String,
@@ -242,6 +252,57 @@ impl Store {
             .load(&mut conn)
             .await?;
         Ok(rows.into_iter().map(meta).collect())
+    }
+
+    /// Metadata of the principal's live cards at `hrefs` in one book (a multiget), with the
+    /// stored texts of as many as fit in `text_budget` octets (in href order): one query
+    /// answers a usual multiget whole, and what it holds stays bounded whatever the cards'
+    /// sizes. A listing reads the texts left out a slice at a time, as for any other card.
+    pub async fn card_metas_with_texts(
+        &self,
+        principal: &Principal,
+        address_book_id: i64,
+        hrefs: &[String],
+        text_budget: i64,
+    ) -> StoreResult<(Vec<CardMeta>, Vec<CardBody>)> {
+        if hrefs.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<MaybeBodyTuple> = live_cards(principal, address_book_id, Some(hrefs))
+            .select((
+                contacts::id,
+                contacts::href,
+                contacts::etag,
+                sql::<Integer>(SIZE_SQL),
+                contacts::revision,
+                contacts::updated_at,
+                // `octet_length` reads sizes from the texts' headers, so only the texts
+                // within the budget are read (and de-toasted) at all.
+                sql::<Nullable<Text>>(
+                    "CASE WHEN sum(octet_length(contacts.vcard)) \
+                     OVER (ORDER BY contacts.href, contacts.id) <= ",
+                )
+                .bind::<BigInt, _>(text_budget)
+                .sql(" THEN contacts.vcard END"),
+                contacts::vcard_version,
+            ))
+            .load(&mut conn)
+            .await?;
+        let mut metas = Vec::with_capacity(rows.len());
+        let mut bodies = Vec::new();
+        for (id, href, etag, size, revision, updated_at, vcard, vcard_version) in rows {
+            let meta = meta((id, href, etag, size, revision, updated_at));
+            if let Some(vcard) = vcard {
+                bodies.push(CardBody {
+                    meta: meta.clone(),
+                    vcard,
+                    vcard_version,
+                });
+            }
+            metas.push(meta);
+        }
+        Ok((metas, bodies))
     }
 
     /// Metadata and stored text of live cards of one of the principal's address books,

@@ -1351,6 +1351,65 @@ async fn get_on_a_book_exports_it() {
     assert!(reply.body.contains("FN:Bravo"));
 }
 
+/// A multiget reads its cards' texts with their metadata in one query, up to a budget of
+/// 4 MiB; the cards beyond it are read a slice at a time like any listing's. Six cards of
+/// about 1 MiB each, asked for in an order of the client's: every one comes back whole, in
+/// the order asked, whether its text came with the metadata or after it.
+#[tokio::test]
+async fn a_multiget_beyond_one_reads_budget_sends_every_card_whole() {
+    let store = common::store().await;
+    let c = client(&store, "big-multiget").await.with_limits(
+        &store,
+        rolodex::limits::Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_card_bytes: 2 * 1024 * 1024,
+            ..rolodex::limits::Limits::default()
+        },
+    );
+    // A NOTE of about 1 MiB, folded into 73-octet lines (RFC 6350 3.2).
+    let note = vec!["0123456789".repeat(7); 14_000].join("\r\n ");
+    let mut cards = Vec::new();
+    for i in 0..6 {
+        let text = format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:big-{i}\r\nFN:Big {i}\r\nN:Big {i};;;;\r\n\
+             NOTE:{note}\r\nEND:VCARD\r\n"
+        );
+        let reply = c.put(&c.card(&format!("big-{i}.vcf")), &text, &[]).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        cards.push(text);
+    }
+    let total: usize = cards.iter().map(String::len).sum();
+    assert!(total > 5 * 1024 * 1024, "{total} octets: beyond the budget");
+    let order = [3, 0, 5, 1, 4, 2];
+    let hrefs: String = order
+        .iter()
+        .map(|i| format!("<d:href>{}</d:href>", c.card(&format!("big-{i}.vcf"))))
+        .collect();
+    let body = format!(
+        r#"<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><c:address-data/></d:prop>{hrefs}</c:addressbook-multiget>"#
+    );
+    let reply = c.report(&c.book(), &body).await;
+    assert_eq!(reply.status, StatusCode::MULTI_STATUS);
+    let mut from = 0;
+    for i in order {
+        let href = format!("<d:href>{}</d:href>", c.card(&format!("big-{i}.vcf")));
+        let at = from
+            + reply.body[from..]
+                .find(&href)
+                .expect("every card, in the order asked");
+        let next = reply.body[at + href.len()..]
+            .find("<d:href>")
+            .map_or(reply.body.len(), |n| at + href.len() + n);
+        let data = between(
+            &reply.body[at..next],
+            "<card:address-data>",
+            "</card:address-data>",
+        );
+        assert_eq!(data.replace("&#13;", "\r"), cards[i], "big-{i}.vcf");
+        from = next;
+    }
+}
+
 /// A book larger than a page is streamed a keyset page at a time (PROPFIND Depth 1, initial
 /// sync-collection, whole-book GET): with three cards per page the answers are the very bytes
 /// of one page holding the whole book — every card once, in name order, equal names in
@@ -1384,26 +1443,15 @@ async fn whole_book_answers_are_the_same_bytes_whatever_the_page_size() {
             .status,
         StatusCode::NO_CONTENT
     );
-    let small = Client {
-        router: rolodex::app::build_router(rolodex::app::AppState::new(
-            store.clone(),
-            rolodex::app::AppOptions {
-                limits: rolodex::limits::Limits {
-                    max_body_bytes: LIMIT,
-                    max_card_bytes: LIMIT,
-                    stream_page_cards: 3,
-                    ..rolodex::limits::Limits::default()
-                },
-                ..rolodex::app::AppOptions::default()
-            },
-            // CardDAV serves no subscriptions.
-            rolodex::store::ChangeHub::unheard(),
-        )),
-        principal: c.principal.clone(),
-        user: c.user.clone(),
-        auth: c.auth.clone(),
-        book_id: c.book_id,
-    };
+    let small = c.with_limits(
+        &store,
+        rolodex::limits::Limits {
+            max_body_bytes: LIMIT,
+            max_card_bytes: LIMIT,
+            stream_page_cards: 3,
+            ..rolodex::limits::Limits::default()
+        },
+    );
     let listing = fixture("thunderbird-propfind.xml");
     let allprop = r#"<propfind xmlns="DAV:"><allprop/></propfind>"#;
     let initial = fixture("davx5-sync-initial.xml");

@@ -75,6 +75,26 @@ pub async fn client(store: &Store, prefix: &str) -> Client {
     }
 }
 
+impl Client {
+    /// The same user, credentials and book behind a router with other limits.
+    pub fn with_limits(&self, store: &Store, limits: Limits) -> Client {
+        Client {
+            router: build_router(AppState::new(
+                store.clone(),
+                AppOptions {
+                    limits,
+                    ..AppOptions::default()
+                },
+                ChangeHub::unheard(),
+            )),
+            principal: self.principal.clone(),
+            user: self.user.clone(),
+            auth: self.auth.clone(),
+            book_id: self.book_id,
+        }
+    }
+}
+
 pub fn basic(user: &str, password: &str) -> String {
     format!(
         "Basic {}",
