@@ -6,7 +6,10 @@
 //!   lookup text over its limits, or a wrong `currentPassword`), CONFLICT (stale ETag with
 //!   `currentEtag`, UID or name taken, a password changed meanwhile), TOO_MANY_REQUESTS (with
 //!   `retryAfter` seconds: `changePassword` after too many wrong current passwords),
-//!   INVALID_SYNC_TOKEN, UNAVAILABLE (also: too many exports running), INTERNAL;
+//!   INVALID_SYNC_TOKEN, UNAVAILABLE (also: too many exports running), TOO_LARGE (a card over
+//!   the size limits, with `field: "vcard"`; an `exportContacts` text over
+//!   `graphql_max_export_bytes`, with `field: "exportContacts"`, `limit` and the download's
+//!   address in the message), INTERNAL;
 //! - from the document checks (see [`super::guard`]): GRAPHQL_PARSE_FAILED (HTTP 400),
 //!   GRAPHQL_VALIDATION_FAILED, QUERY_TOO_COMPLEX (depth, complexity, fragment expansion,
 //!   root fields);
@@ -20,7 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{AuthError, Refusal};
-use crate::store::StoreError;
+use crate::store::{ExportTooLarge, StoreError};
 
 /// Why an HTTP request to `/graphql` was refused before any GraphQL ran. Answered with its
 /// status and a GraphQL-shaped body, so GraphQL clients can read the code.
@@ -146,6 +149,22 @@ pub fn validation(field: &str, message: &str) -> Error {
     Error::new(format!("{field}: {message}")).extend_with(|_, e| {
         e.set("code", "VALIDATION");
         e.set("field", field);
+    })
+}
+
+/// `exportContacts` would return more than `graphql_max_export_bytes`: the client is told
+/// where to download the same text instead.
+pub fn export_too_large(too_large: ExportTooLarge, slug: &str) -> Error {
+    Error::new(format!(
+        "the export is longer than the {} bytes exportContacts returns; download it instead: \
+         GET /export/{}?format=vcf3|vcf4|drop-json|csv",
+        too_large.max_bytes,
+        crate::dav::paths::encode(slug)
+    ))
+    .extend_with(|_, e| {
+        e.set("code", "TOO_LARGE");
+        e.set("field", "exportContacts");
+        e.set("limit", too_large.max_bytes);
     })
 }
 

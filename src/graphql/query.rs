@@ -8,7 +8,7 @@
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 use super::connection::{self, ContactConnection, PageArgs};
-use super::errors::{StoreResultExt, busy, store_error, validation};
+use super::errors::{StoreResultExt, busy, export_too_large, store_error, validation};
 use super::guard::{COST_PAGE_SIZE, MAX_COSTED_ITEMS, WHOLE_BOOK_COST};
 use super::ids::{self, NodeKind};
 use super::inputs::{ContactFilterInput, ContactLookupValue, ContactOrderInput};
@@ -464,9 +464,11 @@ impl QueryRoot {
     /// at most four exports). A few exports run at once on the server; others wait for them,
     /// and fail with code UNAVAILABLE after 30 seconds.
     ///
-    /// The answer is one string, which the server holds whole while answering: for a large
-    /// book, download `GET /export/{book slug}?format=vcf3|vcf4|drop-json|csv` instead (same
-    /// bytes, same credentials, sent a page of cards at a time).
+    /// The answer is one string, which the server holds whole while answering, so it is at
+    /// most 64 MiB unless the server is configured otherwise (`graphql_max_export_bytes`;
+    /// a longer one fails with code TOO_LARGE). For a large book, download
+    /// `GET /export/{book slug}?format=vcf3|vcf4|drop-json|csv` instead (same bytes, same
+    /// credentials, sent a page of cards at a time, no such limit).
     #[graphql(complexity = "WHOLE_BOOK_COST")]
     async fn export_contacts(
         &self,
@@ -498,6 +500,17 @@ impl QueryRoot {
             ExportContactsFormat::DropJson => ExportFormat::DropJson,
             ExportContactsFormat::Csv => ExportFormat::Csv,
         };
-        store.export_contacts(principal, book, format).await.gql()
+        let max_bytes = limits(ctx)?.graphql_max_export_bytes;
+        match store
+            .export_contacts(principal, book, format, max_bytes)
+            .await
+            .gql()?
+        {
+            Ok(text) => Ok(text),
+            Err(too_large) => {
+                let slug = store.get_address_book(principal, book).await.gql()?.slug;
+                Err(export_too_large(too_large, &slug))
+            }
+        }
     }
 }

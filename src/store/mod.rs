@@ -47,7 +47,7 @@ pub use credentials::{
 };
 pub use duplicates::{DuplicateGroup, DuplicateQuery, MAX_SET_SIZE};
 pub use events::{ChangeEvent, ChangeHub};
-pub use export::{EXPORT_PAGE_CARDS, Export, ExportFormat};
+pub use export::{EXPORT_PAGE_CARDS, Export, ExportFormat, ExportTooLarge};
 pub use groups::GroupSummary;
 pub use import::{
     DEFAULT_BATCH_SIZE, ImportAction, ImportOptions, ImportedCard, Importer, SkipReason,

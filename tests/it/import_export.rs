@@ -122,9 +122,10 @@ impl Book {
 
     async fn export(&self, format: ExportFormat) -> String {
         self.store
-            .export_contacts(&self.user, self.id, format)
+            .export_contacts(&self.user, self.id, format, usize::MAX)
             .await
             .expect("export")
+            .expect("no limit")
     }
 }
 
@@ -1174,6 +1175,66 @@ async fn the_export_download_sends_the_same_bytes_as_the_export() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
     assert!(anonymous.headers().contains_key("www-authenticate"));
+}
+
+/// `exportContacts` returns at most `graphql_max_export_bytes`: an export that fits exactly is
+/// returned, one byte longer fails with TOO_LARGE naming the download, which still sends the
+/// whole text.
+#[tokio::test]
+async fn an_export_over_the_graphql_limit_points_to_the_download() {
+    let book = Book::new("gql-export-limit").await;
+    book.import(&["apple-contacts.vcf", "google-contacts.csv"])
+        .await;
+    let whole = book.export(ExportFormat::VCard4).await;
+    let token = common::token(&book.store, &book.user).await;
+    let http = reqwest::Client::new();
+    for (max_bytes, fits) in [(whole.len(), true), (whole.len() - 1, false), (10, false)] {
+        let base = common::serve_with_limits(
+            &book.store,
+            rolodex::limits::Limits {
+                graphql_max_export_bytes: max_bytes,
+                ..Default::default()
+            },
+        )
+        .await;
+        let body: Value = http
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&token)
+            .json(&json!({ "query": "{ exportContacts(format: VCF4) }" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if fits {
+            assert_eq!(
+                body["data"]["exportContacts"].as_str(),
+                Some(whole.as_str())
+            );
+            continue;
+        }
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "TOO_LARGE", "{body}");
+        assert_eq!(error["extensions"]["field"], "exportContacts");
+        assert_eq!(error["extensions"]["limit"], max_bytes);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("GET /export/contacts"),
+            "{body}"
+        );
+        assert!(body["data"].is_null(), "{body}");
+        let download = http
+            .get(format!("{base}/export/contacts?format=vcf4"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(download.status(), 200);
+        assert_eq!(download.text().await.unwrap(), whole);
+    }
 }
 
 #[tokio::test]

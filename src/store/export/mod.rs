@@ -66,23 +66,31 @@ impl ExportFormat {
 }
 
 impl Store {
-    /// One of the principal's address books in `format`, as one text (see [`Store::export`]).
+    /// One of the principal's address books in `format`, as one text (see [`Store::export`]),
+    /// or [`ExportTooLarge`] as soon as that text grows past `max_bytes`, so the caller never
+    /// holds more than that (and one page). Exact rather than guessed up front: a CSV or a
+    /// Drop JSON text is much shorter than the stored cards it comes from.
     pub async fn export_contacts(
         &self,
         principal: &Principal,
         address_book_id: i64,
         format: ExportFormat,
-    ) -> StoreResult<String> {
+        max_bytes: usize,
+    ) -> StoreResult<Result<String, ExportTooLarge>> {
         let mut export = self
             .export(principal, address_book_id, format, EXPORT_PAGE_CARDS)
             .await?;
         // The text is about as long as the stored cards: reserved at once, it is not grown
         // (and, for a while, held twice) by doubling.
-        let mut out = String::with_capacity(self.export_text_bytes(address_book_id).await?);
+        let stored = self.export_text_bytes(address_book_id).await?;
+        let mut out = String::with_capacity(stored.min(max_bytes));
         while let Some(chunk) = export.next_chunk().await? {
+            if out.len() + chunk.len() > max_bytes {
+                return Ok(Err(ExportTooLarge { max_bytes }));
+            }
             out.push_str(&chunk);
         }
-        Ok(out)
+        Ok(Ok(out))
     }
 
     /// Starts an export of one of the principal's address books in `format`, to be read a
@@ -127,6 +135,12 @@ impl Store {
         }
         Ok(export)
     }
+}
+
+/// An export longer than its caller allows ([`Store::export_contacts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportTooLarge {
+    pub max_bytes: usize,
 }
 
 /// Where an export being read stands.
