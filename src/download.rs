@@ -1,8 +1,9 @@
 //! `GET /export/{book}?format=vcf3|vcf4|drop-json|csv`: an address book exported as a download,
 //! the same bytes as `rolodex export` and GraphQL's `exportContacts` (`Store::export`), written
 //! to the response a page of cards at a time. GraphQL's field answers one JSON string, so the
-//! server holds the whole text and its serialized copy (827 MiB at a million cards,
-//! bench/results/memory.md); this holds one page of cards and the export's sort keys.
+//! server holds the whole text and its serialized copy (up to `graphql_max_export_bytes`);
+//! this holds a page or two of cards whatever the size of the book (20 MiB of RSS at a
+//! million cards, bench/results/memory.md).
 //!
 //! Authenticated like every route (HTTP Basic with a password or app password, or a Bearer
 //! token); a book that is not the user's, or none, is 404. Exports share one cap on how many
@@ -29,7 +30,8 @@ use crate::store::{EXPORT_PAGE_CARDS, ExportFormat, Store, StoreError};
 pub const EXPORT_WAIT: Duration = Duration::from_secs(30);
 
 /// Permits for whole-book exports running at once, across all users and both routes (each
-/// holds a sort key per card of its book, and GraphQL's the whole text).
+/// keeps PostgreSQL and the CPU busy for the length of a book, and GraphQL's holds the whole
+/// text).
 #[derive(Clone)]
 pub struct ExportPermits(Arc<Semaphore>);
 

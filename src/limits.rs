@@ -103,8 +103,9 @@ limits! {
     /// `UNAVAILABLE` (GraphQL) or 503 (download).
     graphql_max_concurrent_exports: usize = 4,
     /// Longest text `exportContacts` returns, in bytes: the server holds it whole (and its
-    /// JSON copy) while answering. A larger book's export fails with `TOO_LARGE`; the
-    /// download (`GET /export/{book}`) has no such limit, being sent a page at a time.
+    /// JSON copy) while answering, for each such field of an operation (at most four fit
+    /// the complexity limit). A larger book's export fails with `TOO_LARGE`; the download
+    /// (`GET /export/{book}`) has no such limit, being sent a page at a time.
     graphql_max_export_bytes: usize = 64 * 1024 * 1024,
     /// Most subscriptions open at once on one GraphQL WebSocket.
     graphql_max_subscriptions: usize = 16,

@@ -145,7 +145,8 @@ pub struct Listing {
     sync_token: Option<String>,
     /// Truncated before it starts (a sync limit): report the 507 at the end.
     truncated: bool,
-    /// Card texts already read with the entries (a multiget's first slice), by card id.
+    /// Card texts already read with the entries (a multiget's, up to a slice's worth), by
+    /// card id; used up as the slices that list them are written.
     texts: HashMap<i64, CardBody>,
 }
 
@@ -178,7 +179,8 @@ impl Listing {
     }
 
     /// Card texts read with the entries, used instead of reading them again (at most a
-    /// slice's worth: the caller bounds them).
+    /// slice's worth: the caller bounds them, so a listing holds at most two slices' worth
+    /// of card text, these and the slice being written).
     pub fn with_texts(mut self, texts: Vec<CardBody>) -> Listing {
         self.texts = texts.into_iter().map(|body| (body.meta.id, body)).collect();
         self

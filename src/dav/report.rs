@@ -128,7 +128,8 @@ async fn multiget(
     let mut wanted: Vec<String> = names.iter().flatten().cloned().collect();
     wanted.sort_unstable();
     wanted.dedup();
-    // With the card texts asked for, the same query reads the first slice's worth of them.
+    // With the card texts asked for, the same query reads up to a slice's worth of them (in
+    // href order); the listing reads the others a slice at a time, as for any listing.
     let (metas, texts) = if wanted.is_empty() {
         (Vec::new(), Vec::new())
     } else if props.wants_address_data() {

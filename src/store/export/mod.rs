@@ -10,8 +10,9 @@
 //! export imported into an empty book (ids given in file order, the same names) exports to it
 //! again. PostgreSQL keeps that order in an index, so these exports read a page of cards at a
 //! time by keyset ([`pages`]) and render each page as it goes ([`Export::next_chunk`]): what
-//! they hold is one page whatever the size of the book, plus, for CSV, the names of the book's
-//! groups (labels of their members). A vCard export reads only the stored texts; a CSV header
+//! they hold is a page or two (a vCard export reads the next page while it converts one),
+//! whatever the size of the book, plus, for CSV, the names of the book's groups (labels of
+//! their members). A vCard export reads only the stored texts; a CSV header
 //! depends on the fullest contact, so a CSV export reads the pages twice. A Drop contact keeps
 //! no structured name, so a Drop export has an order of its own ([`drop_order`]).
 
@@ -80,13 +81,25 @@ impl Store {
         let mut export = self
             .export(principal, address_book_id, format, EXPORT_PAGE_CARDS)
             .await?;
-        // The text is about as long as the stored cards: reserved at once, it is not grown
-        // (and, for a while, held twice) by doubling.
-        let stored = self.export_text_bytes(address_book_id).await?;
-        let mut out = String::with_capacity(stored.min(max_bytes));
+        // A vCard text is about as long as the stored cards: reserved at once, it is not
+        // grown (and, for a while, held twice) by doubling. Growth beyond that, and the
+        // shorter CSV and Drop texts, grow by half at a time and never past `max_bytes`.
+        let mut out = match format {
+            ExportFormat::VCard3 | ExportFormat::VCard4 => String::with_capacity(
+                self.export_text_bytes(address_book_id)
+                    .await?
+                    .min(max_bytes),
+            ),
+            ExportFormat::DropJson | ExportFormat::Csv => String::new(),
+        };
         while let Some(chunk) = export.next_chunk().await? {
-            if out.len() + chunk.len() > max_bytes {
+            let needed = out.len() + chunk.len();
+            if needed > max_bytes {
                 return Ok(Err(ExportTooLarge { max_bytes }));
+            }
+            if needed > out.capacity() {
+                let target = needed.saturating_add(needed / 2).min(max_bytes);
+                out.reserve_exact(target - out.len());
             }
             out.push_str(&chunk);
         }
@@ -95,9 +108,12 @@ impl Store {
 
     /// Starts an export of one of the principal's address books in `format`, to be read a
     /// page of `page_cards` cards at a time with [`Export::next_chunk`]. Pages are separate
-    /// statements: a card changed while the export runs is written as it is when its page is
-    /// read (or, if its new name moved it behind the page being read, not at all), and one
-    /// deleted meanwhile is left out, as in a CardDAV listing.
+    /// statements, as in a CardDAV listing: a card changed while the export runs is written
+    /// as it is when its page is read, and one deleted meanwhile is left out; one renamed
+    /// meanwhile may be written twice (its old name was read, its new one is still ahead)
+    /// or not at all (the other way round). A CSV export's columns come from a first pass,
+    /// so a contact given more emails or phones between the passes is written with as many
+    /// as the columns hold. An export of a book nobody writes to meanwhile is exact.
     pub async fn export(
         &self,
         principal: &Principal,

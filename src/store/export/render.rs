@@ -3,9 +3,10 @@
 //! categories and the names of its groups as labels).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use tokio::sync::Semaphore;
 
 use super::pages::StoredText;
 use crate::domain::formats::csv_out::CsvContact;
@@ -20,31 +21,45 @@ use crate::store::{ContactRecord, StoreError, StoreResult};
 /// 100,000 cards: a one-thread export spent 70 % of its time converting).
 const INLINE_RENDER_CARDS: usize = 32;
 
+/// Conversions running at once on the blocking pool, across all exports: one per core, so
+/// several exports at once share the cores (with logins' argon2 checks, which run there too)
+/// instead of each taking all of them.
+fn conversion_permits() -> &'static Arc<Semaphore> {
+    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    PERMITS.get_or_init(|| Arc::new(Semaphore::new(cores())))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// A page of stored texts as vCards in `version`, in page order.
 pub(super) async fn vcards_page(
     texts: Vec<StoredText>,
     version: RenderVersion,
 ) -> StoreResult<String> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     if texts.len() <= INLINE_RENDER_CARDS {
         let mut out = String::new();
         vcards(&mut out, &texts, version);
         return Ok(out);
     }
     let texts = Arc::new(texts);
-    let per_thread = texts.len().div_ceil(threads.max(1));
-    let parts: Vec<_> = (0..texts.len())
-        .step_by(per_thread)
-        .map(|start| {
-            let texts = Arc::clone(&texts);
-            tokio::task::spawn_blocking(move || {
-                let end = (start + per_thread).min(texts.len());
-                let mut out = String::new();
-                vcards(&mut out, &texts[start..end], version);
-                out
-            })
-        })
-        .collect();
+    let per_thread = texts.len().div_ceil(cores());
+    let mut parts = Vec::new();
+    for start in (0..texts.len()).step_by(per_thread) {
+        let permit = Arc::clone(conversion_permits())
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("converting cards failed: {e}")))?;
+        let texts = Arc::clone(&texts);
+        parts.push(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let end = (start + per_thread).min(texts.len());
+            let mut out = String::new();
+            vcards(&mut out, &texts[start..end], version);
+            out
+        }));
+    }
     let mut out = String::new();
     for part in parts {
         let part = part
