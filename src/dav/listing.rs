@@ -32,7 +32,9 @@ use super::xml::filter::Filter;
 use super::xml::names::QName;
 use super::xml::request::Props;
 use super::xml::write::Multistatus;
-use crate::store::{CardBody, CardMeta, DeadProperty, PageKey, Principal, Store, StoreError};
+use crate::store::{
+    CardBody, CardMeta, DeadProperty, PageKey, Principal, ReadAhead, Store, StoreError,
+};
 
 /// Most card text read and written per slice.
 pub const SLICE_BYTES: i64 = 4 * 1024 * 1024;
@@ -84,43 +86,10 @@ struct BookPages {
     /// as the current page is, so PostgreSQL reads one page while this process writes the
     /// other (at most two pages are held). Measured on 100,000 cards, a whole-book PROPFIND
     /// otherwise left a core idle (bench/results/throughput.md).
-    ahead: Option<PageAhead>,
+    ahead: Option<ReadAhead<Page>>,
 }
 
 type Page = (Vec<CardMeta>, Option<PageKey>);
-
-/// A page read on its own task; aborted when the listing is dropped (a client gone) or cut
-/// short, so no read outlives the answer it was for.
-struct PageAhead(tokio::task::JoinHandle<Result<Page, StoreError>>);
-
-impl PageAhead {
-    fn start(
-        store: &Store,
-        principal: &Principal,
-        book_id: i64,
-        after: PageKey,
-        cards: usize,
-    ) -> Self {
-        let (store, principal) = (store.clone(), principal.clone());
-        PageAhead(tokio::spawn(async move {
-            store
-                .card_meta_page(&principal, book_id, Some(&after), cards)
-                .await
-        }))
-    }
-
-    async fn finish(mut self) -> Result<Page, StoreError> {
-        (&mut self.0)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("reading the next page failed: {e}")))?
-    }
-}
-
-impl Drop for PageAhead {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 /// A listing ready to be sent.
 pub struct Listing {
@@ -288,13 +257,13 @@ impl Listing {
         };
         pages.exhausted = next.is_none();
         pages.ahead = next.clone().map(|after| {
-            PageAhead::start(
-                &self.store,
-                &self.principal,
-                self.book_id,
-                after,
-                pages.page_cards,
-            )
+            let (store, principal) = (self.store.clone(), self.principal.clone());
+            let (book_id, cards) = (self.book_id, pages.page_cards);
+            ReadAhead::start(async move {
+                store
+                    .card_meta_page(&principal, book_id, Some(&after), cards)
+                    .await
+            })
         });
         pages.after = next;
         self.entries = metas.into_iter().map(Entry::Card).collect();

@@ -39,26 +39,10 @@ pub struct CardBody {
 }
 
 type MetaTuple = (i64, String, String, i32, i64, DateTime<Utc>);
-type MaybeBodyTuple = (
-    i64,
-    String,
-    String,
-    i32,
-    i64,
-    DateTime<Utc>,
-    Option<String>,
-    CardVersion,
-);
-type BodyTuple = (
-    i64,
-    String,
-    String,
-    i32,
-    i64,
-    DateTime<Utc>,
-    String,
-    CardVersion,
-);
+/// Metadata, then a text (`String`, or `Option<String>` where it may be left out) and its
+/// version.
+type CardTuple<T> = (i64, String, String, i32, i64, DateTime<Utc>, T, CardVersion);
+type BodyTuple = CardTuple<String>;
 
 fn meta((id, href, etag, size, revision, updated_at): MetaTuple) -> CardMeta {
     CardMeta {
@@ -269,26 +253,27 @@ impl Store {
             return Ok((Vec::new(), Vec::new()));
         }
         let mut conn = self.conn().await?;
-        let rows: Vec<MaybeBodyTuple> = live_cards(principal, address_book_id, Some(hrefs))
-            .select((
-                contacts::id,
-                contacts::href,
-                contacts::etag,
-                sql::<Integer>(SIZE_SQL),
-                contacts::revision,
-                contacts::updated_at,
-                // `octet_length` reads sizes from the texts' headers, so only the texts
-                // within the budget are read (and de-toasted) at all.
-                sql::<Nullable<Text>>(
-                    "CASE WHEN sum(octet_length(contacts.vcard)) \
+        let rows: Vec<CardTuple<Option<String>>> =
+            live_cards(principal, address_book_id, Some(hrefs))
+                .select((
+                    contacts::id,
+                    contacts::href,
+                    contacts::etag,
+                    sql::<Integer>(SIZE_SQL),
+                    contacts::revision,
+                    contacts::updated_at,
+                    // `octet_length` reads sizes from the texts' headers, so only the texts
+                    // within the budget are read (and de-toasted) at all.
+                    sql::<Nullable<Text>>(
+                        "CASE WHEN sum(octet_length(contacts.vcard)) \
                      OVER (ORDER BY contacts.href, contacts.id) <= ",
-                )
-                .bind::<BigInt, _>(text_budget)
-                .sql(" THEN contacts.vcard END"),
-                contacts::vcard_version,
-            ))
-            .load(&mut conn)
-            .await?;
+                    )
+                    .bind::<BigInt, _>(text_budget)
+                    .sql(" THEN contacts.vcard END"),
+                    contacts::vcard_version,
+                ))
+                .load(&mut conn)
+                .await?;
         let mut metas = Vec::with_capacity(rows.len());
         let mut bodies = Vec::new();
         for (id, href, etag, size, revision, updated_at, vcard, vcard_version) in rows {

@@ -6,6 +6,7 @@
 //! revision and the change-log row change together in one transaction, or not at all.
 
 mod accounts;
+mod ahead;
 mod books;
 mod cards;
 mod changes;
@@ -40,6 +41,7 @@ use crate::domain::vcard::{CardVersion, VCardError};
 
 pub use crate::domain::principal::Principal;
 pub use accounts::{UserInfo, UserUsage};
+pub use ahead::ReadAhead;
 pub use cards::{CardBody, CardMeta, TextCandidates};
 pub use changes::{ChangeOp, ChangeSet, ChangedContact, Pruned};
 pub use credentials::{

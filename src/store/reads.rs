@@ -92,12 +92,7 @@ impl Store {
             .select(ContactRow::as_select())
             .load(&mut conn)
             .await?;
-        let mut by_id: HashMap<i64, ContactRecord> = hydrate(&mut conn, rows)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+        hydrate_in_order(&mut conn, rows, ids).await
     }
 
     /// A page of the principal's contacts.
@@ -135,6 +130,20 @@ impl Store {
             has_more,
         })
     }
+}
+
+/// [`hydrate`], the records in the order of `ids` (ids without a row are left out).
+pub(super) async fn hydrate_in_order(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<ContactRow>,
+    ids: &[i64],
+) -> StoreResult<Vec<ContactRecord>> {
+    let mut by_id: HashMap<i64, ContactRecord> = hydrate(conn, rows)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 /// Loads the child rows of `rows` (one query per child table) and assembles records.

@@ -1197,16 +1197,8 @@ async fn an_export_over_the_graphql_limit_points_to_the_download() {
             },
         )
         .await;
-        let body: Value = http
-            .post(format!("{base}/graphql"))
-            .bearer_auth(&token)
-            .json(&json!({ "query": "{ exportContacts(format: VCF4) }" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body =
+            common::graphql(&base, &token, "{ exportContacts(format: VCF4) }", json!({})).await;
         if fits {
             assert_eq!(
                 body["data"]["exportContacts"].as_str(),
@@ -1244,14 +1236,8 @@ async fn graphql_export_and_import_use_the_same_code_path() {
         .await;
     let token = common::token(&book.store, &book.user).await;
     let base = common::serve(&book.store).await;
-    let http = reqwest::Client::new();
-    let post = |query: &'static str, variables: Value| {
-        let request = http
-            .post(format!("{base}/graphql"))
-            .bearer_auth(&token)
-            .json(&json!({ "query": query, "variables": variables }));
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let post =
+        |query: &'static str, variables: Value| common::graphql(&base, &token, query, variables);
     for (name, format) in [
         ("VCF3", ExportFormat::VCard3),
         ("VCF4", ExportFormat::VCard4),

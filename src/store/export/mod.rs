@@ -25,7 +25,7 @@ mod render;
 use self::pages::{After, StoredText};
 use self::render::{csv_contact, drop_contact, vcards_page};
 use super::projection::member_uid;
-use super::{ContactRecord, Principal, Store, StoreError, StoreResult};
+use super::{ContactRecord, Principal, ReadAhead, Store, StoreResult};
 use crate::domain::contact::CardKind;
 use crate::domain::formats::csv_out::CsvColumns;
 use crate::domain::formats::drop::DropWriter;
@@ -189,6 +189,9 @@ pub struct Export {
     state: State,
 }
 
+/// A page of stored texts, where the page after it starts, and whether there may be one.
+type TextsPage = (Vec<StoredText>, After, bool);
+
 /// Where an export's cards come from.
 enum Source {
     /// The stored texts of live cards in listing order, a keyset page at a time, the next
@@ -196,7 +199,7 @@ enum Source {
     Texts {
         after: After,
         done: bool,
-        ahead: Option<TextsAhead>,
+        ahead: Option<ReadAhead<TextsPage>>,
     },
     /// Live contacts in listing order, a keyset page at a time (CSV).
     Keyset { after: After, done: bool },
@@ -275,7 +278,11 @@ impl Export {
                     *after = next;
                     *done = !more;
                     if more {
-                        *ahead = Some(TextsAhead::start(store, book, after.clone(), cards));
+                        let (store, mut next) = (store.clone(), after.clone());
+                        *ahead = Some(ReadAhead::start(async move {
+                            let (texts, more) = store.export_texts(book, &mut next, cards).await?;
+                            Ok((texts, next, more))
+                        }));
                     }
                     if !texts.is_empty() {
                         return Ok(Some(Page::Texts(texts)));
@@ -348,31 +355,5 @@ impl Export {
             done: false,
         };
         Ok(State::Csv { columns, groups_of })
-    }
-}
-
-/// The next page of stored texts, read on its own task while the current one is converted;
-/// aborted when dropped (the export abandoned), so no read outlives the export it was for.
-struct TextsAhead(tokio::task::JoinHandle<StoreResult<(Vec<StoredText>, After, bool)>>);
-
-impl TextsAhead {
-    fn start(store: &Store, book: i64, mut after: After, cards: usize) -> TextsAhead {
-        let store = store.clone();
-        TextsAhead(tokio::spawn(async move {
-            let (texts, more) = store.export_texts(book, &mut after, cards).await?;
-            Ok((texts, after, more))
-        }))
-    }
-
-    async fn finish(mut self) -> StoreResult<(Vec<StoredText>, After, bool)> {
-        (&mut self.0)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("reading the next page failed: {e}")))?
-    }
-}
-
-impl Drop for TextsAhead {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -3,8 +3,6 @@
 //! `contacts_book_kind_sort_idx` for one kind, from there and stops at the page's size), or a
 //! Drop export's contacts by id. Nothing here reads more than one page.
 
-use std::collections::HashMap;
-
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -15,7 +13,7 @@ use crate::db::models::ContactRow;
 use crate::db::schema::contacts;
 use crate::domain::contact::CardKind;
 use crate::domain::vcard::CardVersion;
-use crate::store::reads::hydrate;
+use crate::store::reads::{hydrate, hydrate_in_order};
 use crate::store::{ContactRecord, Store, StoreResult};
 
 /// Where the next page of live cards starts: after the card with this sort name and id (the
@@ -139,12 +137,7 @@ impl Store {
             .select(ContactRow::as_select())
             .load(&mut conn)
             .await?;
-        let mut by_id: HashMap<i64, ContactRecord> = hydrate(&mut conn, rows)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+        hydrate_in_order(&mut conn, rows, ids).await
     }
 
     /// Octets of the book's live cards' stored texts: about how long a vCard export is.

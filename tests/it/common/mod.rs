@@ -191,3 +191,23 @@ pub async fn token(store: &Store, principal: &Principal) -> String {
         .expect("token");
     token
 }
+
+/// POSTs a GraphQL operation to `base` (see [`serve`]) with a bearer token; the JSON answer,
+/// errors included.
+pub async fn graphql(
+    base: &str,
+    token: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
